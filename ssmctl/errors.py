@@ -1,0 +1,101 @@
+"""Domain errors and the exit codes they map to.
+
+Every error a user can cause or meet carries one clear line of text and an exit status;
+the CLI prints the line and exits with the status (the traceback only with --debug).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ssmctl.models import Instance
+
+
+class ExitStatus(enum.IntEnum):
+    """Documented exit codes (docs/exit-codes.md)."""
+
+    OK = 0
+    AWS_ERROR = 1
+    USAGE = 2
+    TARGET = 3
+    PLUGIN = 4
+    INTERRUPTED = 130
+
+
+class SsmctlError(Exception):
+    """Base of every error ssmctl reports to a user."""
+
+    exit_status: ExitStatus = ExitStatus.AWS_ERROR
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(SsmctlError):
+    """Bad arguments: a malformed tag spec, a bad duration, conflicting options."""
+
+    exit_status = ExitStatus.USAGE
+
+
+class ConfigError(UsageError):
+    """The config file (or an AWS profile) is unreadable or invalid."""
+
+
+class AwsError(SsmctlError):
+    """An AWS API call failed."""
+
+    exit_status = ExitStatus.AWS_ERROR
+
+    def __init__(self, message: str, code: str = "", operation: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.operation = operation
+
+
+class CredentialsError(AwsError):
+    """Credentials are missing, expired or rejected."""
+
+
+class TargetError(SsmctlError):
+    """The target matched nothing usable."""
+
+    exit_status = ExitStatus.TARGET
+
+
+class TargetNotFound(TargetError):
+    """No instance matched the target."""
+
+
+class TargetNotOnline(TargetError):
+    """The target exists but SSM cannot reach it now."""
+
+    def __init__(self, message: str, instance: Instance) -> None:
+        super().__init__(message)
+        self.instance = instance
+
+
+class AmbiguousTarget(TargetError):
+    """A single-target command matched several instances."""
+
+    def __init__(self, message: str, candidates: Sequence[Instance]) -> None:
+        super().__init__(message)
+        self.candidates = list(candidates)
+
+
+class PluginError(SsmctlError):
+    """The session-manager-plugin is missing, too old, or failed to start."""
+
+    exit_status = ExitStatus.PLUGIN
+
+
+class Interrupted(SsmctlError):
+    """The user interrupted ssmctl (Ctrl-C)."""
+
+    exit_status = ExitStatus.INTERRUPTED
