@@ -1,0 +1,1 @@
+"""Tests of ssmctl.engines (the official plugin runner)."""
