@@ -52,6 +52,8 @@ __all__ = [
 STOP_GRACE = 1.0
 """Seconds the plugin gets to exit after SIGTERM before it is killed."""
 
+_POSIX = os.name == "posix"
+
 
 @dataclasses.dataclass(frozen=True)
 class Plugin:
@@ -130,7 +132,7 @@ def run_plugin(
         end_session()
         raise RuntimeError("run_plugin must be called from the main thread")
 
-    if os.name != "posix":
+    if not _POSIX:
         end_session()
         raise PluginError(
             "running the session-manager-plugin from ssmctl needs Linux or macOS; on "

@@ -72,7 +72,8 @@ def test_bad_env_var_is_an_error_naming_it(
         find_plugin(env, str(places["config"]), locations=[str(places["standard"])])
     assert "$SSMCTL_PLUGIN" in str(info.value)
     assert str(target) in str(info.value)
-    assert info.value.exit_status == ExitStatus.PLUGIN == 4
+    assert info.value.exit_status is ExitStatus.PLUGIN
+    assert int(info.value.exit_status) == 4
 
 
 def test_bad_config_path_is_an_error_naming_the_key(

@@ -88,7 +88,8 @@ def main(argv: list[str]) -> int:
         os.write(2, (os.environ["FAKE_PLUGIN_STDERR"] + "\n").encode())
     if mode == "signal":
         signum = int(os.environ.get("FAKE_PLUGIN_SIGNAL", "9"))
-        signal.signal(signum, signal.SIG_DFL)
+        if signum not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(signum, signal.SIG_DFL)  # it may have been inherited as ignored
         os.kill(os.getpid(), signum)
         time.sleep(5)
     if mode == "sleep":
