@@ -30,7 +30,8 @@ tests only) and response_source ("env" or "argv"), env (every AWS_* variable), i
 {stdin, stdout, stderr}, size ([cols, rows] of stdout or null), foreground (stdin is its
 controlling terminal and it is the foreground group; null without a tty), pid, ppid,
 parent_signals / own_signals ({"ignored": [...], "caught": [...]} signal names read from
-/proc/<pid>/status; null where there is no /proc), events (input hex / size / signal / eof).
+/proc/<pid>/status; null where there is no /proc), events (interactive mode: ready once
+its handlers are installed, then input hex / size / signal / eof).
 
 Like the real plugin it needs a string Target in argv[5] (else exit 2), reads the response
 from the variable named by argv[1] when that starts with AWS_SSM_START_SESSION_RESPONSE,
@@ -192,6 +193,7 @@ def interact(record: Record, limit: float) -> None:
             record.event(signal=name)
 
         signal.signal(getattr(signal, name), report)
+    record.event(ready=True)  # handlers are in place: tests may send signals now
     size = terminal_size()
     deadline = time.monotonic() + limit
     try:
