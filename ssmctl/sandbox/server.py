@@ -1,0 +1,350 @@
+"""The `Sandbox`: moto in server mode behind the credential gate, on loopback, seeded
+with a fleet, plus the sandbox's own state (nodes, sessions, CloudTrail events)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shlex
+import socket
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from ssmctl.sandbox.errors import SandboxError
+from ssmctl.sandbox.fleet import DEFAULT_AGENT_VERSION, Fleet, InstanceSpec, default_fleet
+from ssmctl.sandbox.runtime import Runtime
+from ssmctl.sandbox.seed import Seeded, UserCredentials
+from ssmctl.sandbox.sessions import SessionStore
+from ssmctl.sandbox.trail import TrailStore
+
+LOOPBACK = "127.0.0.1"
+# Variables that would make an AWS client use other credentials than the exported ones.
+UNSET_VARS = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+log = logging.getLogger("ssmctl.sandbox")
+
+
+class _Running:
+    """The sandbox this process runs, if any (moto's state is per process)."""
+
+    def __init__(self) -> None:
+        self.sandbox: Sandbox | None = None
+        self.lock = threading.Lock()
+
+
+_running = _Running()
+
+
+class Sandbox:
+    """A local emulated Session Manager region (several regions, one account).
+
+    One per process: moto's state is global. Use as a context manager, or call
+    `start()` and `stop()`.
+    """
+
+    def __init__(self, fleet: Fleet | None = None, *, host: str = LOOPBACK, port: int = 0) -> None:
+        if host != LOOPBACK:
+            raise SandboxError(f"the sandbox listens on {LOOPBACK} only, not {host!r}")
+        if not 0 <= port <= 65535:
+            raise SandboxError(f"port must be between 0 and 65535, not {port}")
+        self.fleet = fleet or default_fleet()
+        self.host = host
+        self._port = port
+        self._runtime: Runtime | None = None
+        self._seeded: Seeded | None = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._stream_socket: socket.socket | None = None
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        """Seed moto, then serve on the loopback port; returns self."""
+        with _running.lock:
+            if _running.sandbox is not None:
+                raise SandboxError(
+                    "a sandbox is already running in this process "
+                    f"({_running.sandbox.endpoint_url}); "
+                    "moto's state is global, so stop it first or run another in a subprocess "
+                    "(python -m ssmctl.sandbox)"
+                )
+            _running.sandbox = self
+        try:
+            self._start()
+        except BaseException:
+            self._teardown()
+            raise
+        return self
+
+    def _start(self) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import make_server
+
+        from ssmctl.sandbox import moto_access, patches, runtime
+        from ssmctl.sandbox.middleware import CredentialGate
+
+        patches.install()
+        moto_access.reset()
+        self._stream_socket = _reserve_port(self.host)
+        state = Runtime(self.fleet, self.host, stream_port=self._stream_socket.getsockname()[1])
+        runtime.activate(state)
+        self._runtime = state
+        self._seed()
+        app = CredentialGate(DomainDispatcherApplication(create_backend_app), state)
+        try:
+            self._server = make_server(
+                self.host, self._port, app, threaded=True, request_handler=_quiet_handler()
+            )
+        except OSError as exc:
+            raise SandboxError(
+                f"cannot listen on {self.host}:{self._port}: {exc.strerror or exc}"
+            ) from None
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="ssmctl-sandbox", daemon=True
+        )
+        self._thread.start()
+        log.debug("sandbox serving on %s", self.endpoint_url)
+
+    def _seed(self) -> None:
+        from ssmctl.sandbox.seed import seed
+
+        assert self._runtime is not None
+        self._seeded = seed(self._runtime)
+
+    def stop(self) -> None:
+        """Stop serving, release the ports, wipe moto's state and unpatch moto."""
+        with _running.lock:
+            if _running.sandbox is not self:
+                return
+        self._teardown()
+
+    def _teardown(self) -> None:
+        from ssmctl.sandbox import moto_access, patches, runtime
+
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        if self._stream_socket is not None:
+            self._stream_socket.close()
+            self._stream_socket = None
+        if self._runtime is not None:
+            runtime.deactivate(self._runtime)
+            self._runtime = None
+            moto_access.reset()
+        patches.uninstall()
+        self._seeded = None
+        with _running.lock:
+            if _running.sandbox is self:
+                _running.sandbox = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def intact(self) -> bool:
+        """False when something (e.g. `moto.mock_aws` in the same process) wiped moto's state."""
+        from ssmctl.sandbox import moto_access
+
+        user = self.users[self.default_user]
+        return moto_access.access_key(self.account_id, user.access_key_id) is not None
+
+    def reseed(self) -> None:
+        """Forget every change: wipe moto's and the sandbox's state and seed the fleet again.
+
+        Keys and instance ids change; the endpoint and ports stay.
+        """
+        from ssmctl.sandbox import moto_access
+
+        runtime = self._live_runtime()
+        moto_access.reset()
+        runtime.reset()
+        self._seed()
+
+    # --- what clients need -----------------------------------------------------------
+
+    def _live_runtime(self) -> Runtime:
+        if self._runtime is None or self._seeded is None:
+            raise SandboxError("the sandbox is not running; call start() first")
+        return self._runtime
+
+    def _live(self) -> Seeded:
+        self._live_runtime()
+        assert self._seeded is not None
+        return self._seeded
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._server is None:
+            raise SandboxError("the sandbox is not running; call start() first")
+        return f"http://{self.host}:{self._server.server_port}"
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_port) if self._server is not None else self._port
+
+    @property
+    def stream_port(self) -> int:
+        """The loopback port StreamUrls point at (reserved: bound, not yet listening)."""
+        return self._live_runtime().stream_port
+
+    @property
+    def region(self) -> str:
+        return self.fleet.default_region
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return self.fleet.regions
+
+    @property
+    def account_id(self) -> str:
+        return self.fleet.account_id
+
+    @property
+    def default_user(self) -> str:
+        return self.fleet.default_user
+
+    @property
+    def users(self) -> Mapping[str, UserCredentials]:
+        """IAM user name -> credentials."""
+        return self._live().users
+
+    @property
+    def roles(self) -> Mapping[str, str]:
+        """IAM role name -> ARN."""
+        return self._live().roles
+
+    @property
+    def instances(self) -> Mapping[str, Mapping[str, str]]:
+        """Region -> fleet name -> node id (EC2 instances, stack instances, hybrid nodes)."""
+        return self._live().instances
+
+    @property
+    def sessions(self) -> SessionStore:
+        return self._live_runtime().sessions
+
+    @property
+    def trail(self) -> TrailStore:
+        """The CloudTrail event store (add records with `trail.add(record)`)."""
+        return self._live_runtime().trail
+
+    def node_id(self, name: str, region: str | None = None) -> str:
+        """The id of a fleet node by name (in any region unless `region` is given).
+
+        A node id passes through unchanged."""
+        for node_region, nodes in self.instances.items():
+            if region in (None, node_region):
+                if name in nodes:
+                    return nodes[name]
+                if name in nodes.values():
+                    return name
+        if self._live_runtime().nodes.find(name) is not None:
+            return name
+        raise SandboxError(f"no fleet node named {name!r}" + (f" in {region}" if region else ""))
+
+    def set_ping_status(self, node: str, status: str) -> None:
+        """Change a node's SSM ping status now (Online, ConnectionLost or Inactive)."""
+        node_id = self.node_id(node)
+        try:
+            self._live_runtime().nodes.set_ping_status(node_id, status, _now())
+        except KeyError:
+            raise SandboxError(f"{node} is not registered with SSM") from None
+        except ValueError as exc:
+            raise SandboxError(str(exc)) from None
+
+    def register_instance(
+        self,
+        instance_id: str,
+        *,
+        region: str | None = None,
+        ping_status: str = "Online",
+        platform: str = "Linux",
+        agent_version: str = DEFAULT_AGENT_VERSION,
+    ) -> None:
+        """Give an instance launched at run time (ec2 RunInstances) an SSM agent."""
+        from ssmctl.sandbox import moto_access
+        from ssmctl.sandbox.seed import register_instance
+
+        region = region or self.region
+        runtime = self._live_runtime()
+        if moto_access.ec2_instance(self.account_id, region, instance_id) is None:
+            raise SandboxError(f"no EC2 instance {instance_id} in {region}")
+        spec = InstanceSpec(
+            name=instance_id,
+            region=region,
+            platform=platform,
+            ping_status=ping_status,
+            agent_version=agent_version,
+        )
+        register_instance(runtime, spec, instance_id)
+
+    def env(self, user: str | None = None, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Environment variables that point AWS clients at the sandbox as `user`.
+
+        Without `base`: just the variables to set. With `base` (e.g. os.environ): a whole
+        environment, `base` minus any variable that would override them (AWS_PROFILE,
+        AWS_SESSION_TOKEN, ..., AWS_ENDPOINT_URL_<SERVICE>) plus them.
+        """
+        name = user or self.default_user
+        credentials = self.users.get(name)
+        if credentials is None:
+            raise SandboxError(f"no sandbox user {name!r} (users: {', '.join(self.users)})")
+        wanted = {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": credentials.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
+        }
+        if base is None:
+            return wanted
+        kept = {
+            k: v
+            for k, v in base.items()
+            if k not in UNSET_VARS and not k.startswith("AWS_ENDPOINT_URL_")
+        }
+        return {**kept, **wanted}
+
+    def export_lines(self, user: str | None = None) -> list[str]:
+        """Shell lines that point a shell at the sandbox (`eval` them or paste them)."""
+        lines = [f"export {key}={shlex.quote(value)}" for key, value in self.env(user).items()]
+        return [*lines, "unset " + " ".join(UNSET_VARS)]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _reserve_port(host: str) -> socket.socket:
+    """Bind (without listening) a loopback port for the data channel to come: until then a
+    connection to a StreamUrl is refused instead of reaching whatever took the port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((host, 0))
+    return sock
+
+
+def _quiet_handler() -> Any:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class QuietRequestHandler(MotoRequestHandler):
+        """No access log on stderr: the sandbox's output is its export lines."""
+
+        def log(self, type: str, message: str, *args: Any) -> None:
+            log.debug("%s " + message, self.address_string(), *args)
+
+    return QuietRequestHandler
