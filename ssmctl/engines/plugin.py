@@ -184,6 +184,8 @@ class _Runner:
         self.first_output = FirstOutput(command.session_id)
 
     def run(self) -> int:
+        import termios
+
         from ssmctl.engines import terminal
         from ssmctl.engines.relay import STOP_SIGNALS
         from ssmctl.engines.signals import SignalGuard
@@ -197,10 +199,12 @@ class _Runner:
             # (as with the AWS CLI), and no SIGCHLD can arrive before its handler exists.
             with SignalGuard(watched) as guard:
                 outcome = self._on_pty(guard) if use_pty else self._on_pipes(guard)
-        except BaseException:
-            # A bug or an unexpected OS error: leave neither a plugin nor a session behind.
+        except BaseException as exc:
+            # Whatever went wrong, leave neither a plugin nor a session behind.
             if self.process is not None:
                 _stop(self.process)
+            if isinstance(exc, (OSError, termios.error)):  # no pty left, a broken terminal
+                raise PluginError(f"cannot relay the session: {exc}; {self._ended_text()}") from exc
             self.end_session()
             raise
         # The terminal and the signal handlers are the user's again: report from here.
@@ -234,7 +238,7 @@ class _Runner:
                 def on_signal(signum: int) -> None:
                     if signum == signal.SIGCONT:
                         raw.reapply()
-                    terminal.copy_window_size(self.stdout, master)
+                    terminal.copy_window_size(self.stdin, master)
 
                 return self._relay(process, streams, guard, on_signal)
         finally:

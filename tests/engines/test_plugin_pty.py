@@ -7,6 +7,7 @@ ssmctl has the user's; the test plays the user and the terminal emulator.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import fcntl
 import os
 import pty
@@ -22,7 +23,20 @@ from typing import Any
 
 import pytest
 
-from .helpers import FakePlugin, driver_result, start_driver
+from ssmctl.engines import terminal as terminal_module
+from ssmctl.engines.plugin import run_plugin
+from ssmctl.errors import PluginError
+
+from .helpers import (
+    ENDPOINT,
+    REGION,
+    REQUEST,
+    RESPONSE,
+    FakePlugin,
+    Recorder,
+    driver_result,
+    start_driver,
+)
 
 RAW_OFF = termios.ICANON | termios.ECHO | termios.ISIG
 
@@ -144,3 +158,57 @@ def test_startup_timeout_restores_the_terminal(
     assert "showed nothing within 0.5 s" in outcome["error"]
     assert outcome["terminated"] == 1
     assert termios.tcgetattr(terminal.slave) == before
+
+
+def test_no_pty_available_is_a_plugin_error_and_terminates(
+    fake: FakePlugin, terminal: Terminal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_pty(fd: int) -> tuple[int, int]:
+        raise OSError(errno.EAGAIN, "Out of pseudo-terminal devices")
+
+    monkeypatch.setattr(terminal_module, "open_pty_like", no_pty)
+    calls = Recorder()
+    with pytest.raises(PluginError, match=r"cannot relay the session: .*Out of pseudo-terminal"):
+        run_plugin(
+            fake.plugin(),
+            RESPONSE,
+            REQUEST,
+            region=REGION,
+            profile=None,
+            endpoint_url=ENDPOINT,
+            terminate=calls.terminate,
+            notice=calls.notice,
+            env=fake.env,
+            stdio=(terminal.slave, terminal.slave, terminal.slave),
+        )
+    assert calls.terminated == 1
+    assert not fake.record_path.exists()
+
+
+def test_pty_mode_in_process_restores_the_terminal_and_handlers(
+    fake: FakePlugin, terminal: Terminal
+) -> None:
+    before = termios.tcgetattr(terminal.slave)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGWINCH, signal.SIGCONT)}
+    calls = Recorder()
+    status = run_plugin(
+        fake.plugin(),
+        RESPONSE,
+        REQUEST,
+        region=REGION,
+        profile=None,
+        endpoint_url=ENDPOINT,
+        terminate=calls.terminate,
+        notice=calls.notice,
+        env={**fake.env, "FAKE_PLUGIN_EXIT": "7"},
+        stdio=(terminal.slave, terminal.slave, terminal.slave),
+    )
+    assert status == 7
+    assert calls.terminated == 1
+    terminal.read_until(f"fake plugin: session {RESPONSE['SessionId']}\r\n".encode())
+    record = fake.record()
+    assert record["isatty"] == {"stdin": True, "stdout": True, "stderr": True}
+    assert record["foreground"] is True
+    assert record["size"] == [100, 30]
+    assert termios.tcgetattr(terminal.slave) == before
+    assert {s: signal.getsignal(s) for s in handlers} == handlers

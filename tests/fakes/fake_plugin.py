@@ -24,6 +24,8 @@ FAKE_PLUGIN_BANNER        "1": first print the real plugin's banner
 FAKE_PLUGIN_EXIT          exit status (default 0)
 FAKE_PLUGIN_SLEEP         seconds for silent/sleep/interactive (default 30)
 FAKE_PLUGIN_IGNORE_TERM   "1": ignore SIGTERM (so only SIGKILL stops it)
+FAKE_PLUGIN_ORPHAN        seconds: leave behind a process that holds stdout/stderr open
+                          that long (its pid is recorded as orphan_pid)
 
 The record: args (argv[1:]), response (the parsed StartSession response, token included:
 tests only) and response_source ("env" or "argv"), env (every AWS_* variable), isatty
@@ -45,6 +47,7 @@ import json
 import os
 import select
 import signal
+import subprocess
 import sys
 import time
 from typing import Any
@@ -78,6 +81,11 @@ def main(argv: list[str]) -> int:
 
     if os.environ.get("FAKE_PLUGIN_BANNER") == "1":
         write(f"\nStarting session with SessionId: {session_id}\n")
+    if os.environ.get("FAKE_PLUGIN_ORPHAN"):
+        code = f"import time; time.sleep({float(os.environ['FAKE_PLUGIN_ORPHAN'])})"
+        orphan = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL)
+        record.data["orphan_pid"] = orphan.pid
+        record.save()
     if mode == "silent":
         time.sleep(sleep)
         return status
