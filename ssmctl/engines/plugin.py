@@ -25,7 +25,7 @@ from ssmctl.engines.discovery import (
     find_plugin,
     install_hint,
 )
-from ssmctl.engines.handoff import PluginCommand, build_command
+from ssmctl.engines.handoff import PluginCommand, build_command, client_region_endpoint
 from ssmctl.engines.versions import (
     ENV_HANDOFF_AFTER,
     Version,
@@ -43,6 +43,7 @@ __all__ = [
     "Plugin",
     "PluginLocation",
     "PluginSource",
+    "client_region_endpoint",
     "find_plugin",
     "locate_plugin",
     "plugin_version",
@@ -100,7 +101,9 @@ def run_plugin(
       `profile`: only an explicit one, else None.
     - `terminate()` ends the session (TerminateSession); `notice(line)` shows a diagnostic.
     - `startup_timeout`: seconds the plugin may take to show anything beyond its start-up
-      banner (0 = wait forever, as the plugin itself does).
+      banner (0 = wait forever, as the plugin itself does). A shell prompt, a port-forward
+      "Port N opened" line or an SSH server's greeting all come at once; pass 0 for a
+      session that may rightly stay silent (a non-interactive command printing nothing).
     - `env`: the plugin's base environment (default os.environ); `stdio`: the user's
       stdin/stdout/stderr descriptors.
 

@@ -46,6 +46,15 @@ def install_fake_plugin(directory: Path) -> Path:
     return wrapper
 
 
+def shell_plugin(directory: Path, body: str, version: tuple[int, ...] = NEW) -> Plugin:
+    """A plugin that is a tiny sh script: it starts in milliseconds even on a loaded
+    machine, for tests whose timing must not depend on Python's start-up."""
+    path = directory / "sh-plugin"
+    path.write_text(f"#!/bin/sh\n{body}\n", encoding="utf-8")
+    path.chmod(0o755)
+    return Plugin(str(path), PluginSource.CONFIG, version)
+
+
 @dataclasses.dataclass
 class FakePlugin:
     """The fake installed in a temp dir, with the environment run_plugin should pass it."""

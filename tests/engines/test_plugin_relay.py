@@ -90,7 +90,7 @@ def test_a_leftover_process_holding_the_output_does_not_hang_ssmctl(
             env={**fake.env, "FAKE_PLUGIN_ORPHAN": "10", "FAKE_PLUGIN_OUTPUT": "last words"},
             stdio=stdio,
         )
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 5
     finally:
         os.kill(fake.record()["orphan_pid"], signal.SIGKILL)
     assert status == 0

@@ -23,7 +23,17 @@ from ssmctl.engines import plugin as plugin_module
 from ssmctl.engines.plugin import Plugin, run_plugin
 from ssmctl.errors import PluginError
 
-from .helpers import ENDPOINT, OLD, REGION, REQUEST, RESPONSE, TOKEN, FakePlugin, Recorder
+from .helpers import (
+    ENDPOINT,
+    OLD,
+    REGION,
+    REQUEST,
+    RESPONSE,
+    TOKEN,
+    FakePlugin,
+    Recorder,
+    shell_plugin,
+)
 from .helpers import process_gone as gone
 
 SESSION_ID = RESPONSE["SessionId"]
@@ -206,53 +216,66 @@ def test_output_is_copied_to_the_right_stream(
 
 
 def test_startup_timeout_stops_the_plugin_and_terminates(
-    fake: FakePlugin, stdio: tuple[int, int, int]
+    fake: FakePlugin, stdio: tuple[int, int, int], tmp_path: Path
 ) -> None:
+    pid_file = tmp_path / "pid"
+    plugin = shell_plugin(tmp_path, f"echo $$ > {pid_file}; exec sleep 30")
     calls = Recorder()
     started = time.monotonic()
     with pytest.raises(PluginError) as info:
-        run(fake, stdio, startup_timeout=0.5, calls=calls, FAKE_PLUGIN_MODE="silent")
+        run(fake, stdio, plugin=plugin, startup_timeout=0.5, calls=calls)
     elapsed = time.monotonic() - started
     message = str(info.value)
     assert "showed nothing within 0.5 s" in message
     assert f"session {SESSION_ID} was terminated" in message
     assert calls.terminated == 1
     assert 0.5 <= elapsed < 3
-    assert gone(fake.record()["pid"])
+    assert gone(int(pid_file.read_text(encoding="utf-8")))
     assert_no_token(calls, message)
 
 
+def test_startup_timeout_with_the_fake(fake: FakePlugin, stdio: tuple[int, int, int]) -> None:
+    calls = Recorder()
+    with pytest.raises(PluginError, match=r"showed nothing within 0\.5 s"):
+        run(fake, stdio, startup_timeout=0.5, calls=calls, FAKE_PLUGIN_MODE="silent")
+    assert calls.terminated == 1
+
+
 def test_the_banner_alone_does_not_end_the_startup_phase(
-    fake: FakePlugin, stdio: tuple[int, int, int]
+    fake: FakePlugin, stdio: tuple[int, int, int], tmp_path: Path
 ) -> None:
+    banner = f"printf '\\nStarting session with SessionId: {SESSION_ID}\\n'"
+    plugin = shell_plugin(tmp_path, f"{banner}; exec sleep 30")
     calls = Recorder()
     with pytest.raises(PluginError, match="showed nothing"):
-        run(
-            fake, stdio, startup_timeout=0.5, calls=calls,
-            FAKE_PLUGIN_MODE="silent", FAKE_PLUGIN_BANNER="1",
-        )  # fmt: skip
+        run(fake, stdio, plugin=plugin, startup_timeout=0.5, calls=calls)
     assert calls.terminated == 1
+    banner_shown = (tmp_path / "stdout").read_text(encoding="utf-8")
+    assert banner_shown == f"\nStarting session with SessionId: {SESSION_ID}\n"
 
 
 def test_plugin_ignoring_sigterm_is_killed(
-    fake: FakePlugin, stdio: tuple[int, int, int], monkeypatch: pytest.MonkeyPatch
+    fake: FakePlugin, stdio: tuple[int, int, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(plugin_module, "STOP_GRACE", 0.2)
+    pid_file = tmp_path / "pid"
+    plugin = shell_plugin(tmp_path, f"trap '' TERM; echo $$ > {pid_file}; exec sleep 30")
     calls = Recorder()
+    started = time.monotonic()
     with pytest.raises(PluginError, match="showed nothing"):
-        run(
-            fake, stdio, startup_timeout=0.3, calls=calls,
-            FAKE_PLUGIN_MODE="silent", FAKE_PLUGIN_IGNORE_TERM="1",
-        )  # fmt: skip
-    assert gone(fake.record()["pid"])
+        run(fake, stdio, plugin=plugin, startup_timeout=0.3, calls=calls)
+    assert time.monotonic() - started >= 0.3 + 0.2  # SIGTERM did nothing; SIGKILL did
+    assert gone(int(pid_file.read_text(encoding="utf-8")))
     assert calls.terminated == 1
 
 
-def test_output_ends_the_startup_phase(fake: FakePlugin, stdio: tuple[int, int, int]) -> None:
-    result = run(
-        fake, stdio, startup_timeout=0.3, FAKE_PLUGIN_MODE="sleep", FAKE_PLUGIN_SLEEP="0.8"
-    )
+def test_output_ends_the_startup_phase(
+    fake: FakePlugin, stdio: tuple[int, int, int], tmp_path: Path
+) -> None:
+    plugin = shell_plugin(tmp_path, "echo '$ '; sleep 0.8")
+    result = run(fake, stdio, plugin=plugin, startup_timeout=0.3)
     assert result.status == 0
+    assert result.stdout == "$ \n"
     assert result.calls.terminated == 0
 
 
