@@ -94,7 +94,9 @@ class AwsContext:
         self._region = region
         return region
 
-    def client(self, service: str, region: str | None = None, *, max_attempts: int | None = None) -> Any:
+    def client(
+        self, service: str, region: str | None = None, *, max_attempts: int | None = None
+    ) -> Any:
         """A cached client for `service` in `region` (default: the context's region)."""
         region = region or self.region
         attempts = max_attempts or self._max_attempts
@@ -158,7 +160,9 @@ def translate(exc: BaseException, profile: str | None = None) -> SsmctlError | N
         return CredentialsError(
             "no AWS credentials found: use --profile, set AWS_PROFILE, or run aws configure"
         )
-    if isinstance(exc, (bce.SSOTokenLoadError, bce.UnauthorizedSSOTokenError, bce.TokenRetrievalError)):
+    if isinstance(
+        exc, (bce.SSOTokenLoadError, bce.UnauthorizedSSOTokenError, bce.TokenRetrievalError)
+    ):
         return CredentialsError(f"the AWS SSO session has expired or is missing; run: {login}")
     if isinstance(exc, bce.CredentialRetrievalError):
         return CredentialsError(f"cannot obtain AWS credentials: {_one_line(exc)}")

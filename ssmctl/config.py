@@ -125,7 +125,7 @@ class _Reader:
 
     def unknown(self, node: Any, key: str, known: Mapping[str, Any], where: str = "") -> None:
         names = ", ".join(sorted(known))
-        raise self.fail(node, f"unknown key {where}{key!r} (expected one of: {names})")
+        raise self.fail(node, f"unknown key '{where}{key}' (expected one of: {names})")
 
     def mapping(self, node: Any, where: str) -> dict[str, tuple[Any, Any]]:
         import yaml

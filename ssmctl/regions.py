@@ -52,5 +52,5 @@ def fan_out(
 def _run(region: str, work: Callable[[str], T]) -> RegionResult[T]:
     try:
         return RegionResult(region, value=work(region))
-    except Exception as exc:  # noqa: BLE001 - reported per region by the caller
+    except Exception as exc:
         return RegionResult(region, error=exc)

@@ -70,75 +70,76 @@ def resolve_settings(
 ) -> Settings:
     """Combine flags, an alias, the environment and the config file into Settings."""
     config = config if config is not None else read_config(flags, env)
-
-    profile: str | None
-    if flags.profile:
-        profile = flags.profile
-    elif alias and alias.profile:
-        profile = alias.profile
-    elif env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE"):
-        profile = None  # botocore reads it; the plugin inherits the same environment
-    else:
-        profile = config.profile
-
-    regions: tuple[str, ...]
-    if flags.regions:
-        regions = split_regions(flags.regions)
-    elif alias and alias.region:
-        regions = (alias.region,)
-    elif env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"):
-        regions = (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "",)
-    elif fan_out and config.regions:
-        regions = config.regions
-    elif config.region:
-        regions = (config.region,)
-    else:
-        regions = ()
     if flags.all_regions and flags.regions:
         raise UsageError("--region and --all-regions cannot be combined")
+    regions = _regions(flags, env, config, alias, fan_out)
     if not fan_out and len(regions) > 1:
-        raise UsageError(
-            f"this command works in one region; got {', '.join(regions)} (choose one)"
-        )
+        raise UsageError(f"this command works in one region; got {', '.join(regions)} (choose one)")
+    return Settings(
+        config=config,
+        profile=_profile(flags, env, config, alias),
+        regions=regions,
+        all_regions=flags.all_regions,
+        endpoint_url=_endpoint(flags, env, config),
+        output=_output(flags, env, config, stdout_isatty),
+        color=_color(flags, env, config, stdout_isatty),
+        debug=flags.debug or _truthy(env.get("SSMCTL_DEBUG")) or bool(config.debug),
+    )
 
-    endpoint_url: str | None
+
+def _profile(
+    flags: Flags, env: Mapping[str, str], config: Config, alias: Alias | None
+) -> str | None:
+    if flags.profile:
+        return flags.profile
+    if alias and alias.profile:
+        return alias.profile
+    if env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE"):
+        return None  # botocore reads it; the plugin inherits the same environment
+    return config.profile
+
+
+def _regions(
+    flags: Flags, env: Mapping[str, str], config: Config, alias: Alias | None, fan_out: bool
+) -> tuple[str, ...]:
+    if flags.regions:
+        return split_regions(flags.regions)
+    if alias and alias.region:
+        return (alias.region,)
+    from_env = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if from_env:
+        return (from_env,)
+    if fan_out and config.regions:
+        return config.regions
+    return (config.region,) if config.region else ()
+
+
+def _endpoint(flags: Flags, env: Mapping[str, str], config: Config) -> str | None:
     if flags.endpoint_url:
-        endpoint_url = flags.endpoint_url
-    elif env.get("AWS_ENDPOINT_URL"):
-        endpoint_url = None
-    else:
-        endpoint_url = config.endpoint_url
+        return flags.endpoint_url
+    if env.get("AWS_ENDPOINT_URL"):
+        return None  # botocore reads it (and the service-specific variants) itself
+    return config.endpoint_url
 
+
+def _output(flags: Flags, env: Mapping[str, str], config: Config, isatty: bool) -> str:
     output = flags.output or env.get("SSMCTL_OUTPUT") or config.output
     if output is None:
-        output = "table" if stdout_isatty else "json"
-    elif output not in ("table", "json", "jsonl", "yaml", "csv", "text"):
+        return "table" if isatty else "json"
+    if output not in ("table", "json", "jsonl", "yaml", "csv", "text"):
         raise UsageError(
             f"unknown output format {output!r} (from SSMCTL_OUTPUT or the config file); "
             "expected table, json, jsonl, yaml, csv or text"
         )
+    return output
 
+
+def _color(flags: Flags, env: Mapping[str, str], config: Config, isatty: bool) -> bool:
     if flags.no_color or env.get("NO_COLOR"):
-        color = False
-    elif config.color == "always":
-        color = True
-    elif config.color == "never":
-        color = False
-    else:
-        color = stdout_isatty and env.get("TERM") != "dumb"
-
-    debug = flags.debug or _truthy(env.get("SSMCTL_DEBUG")) or bool(config.debug)
-
-    return Settings(
-        config=config,
-        profile=profile,
-        regions=regions,
-        all_regions=flags.all_regions,
-        endpoint_url=endpoint_url,
-        output=output,
-        color=color,
-        debug=debug,
-    )
+        return False
+    if config.color in ("always", "never"):
+        return config.color == "always"
+    return isatty and env.get("TERM") != "dumb"
 
 
 def _truthy(value: str | None) -> bool:

@@ -1,0 +1,1 @@
+"""The Click command-line interface: thin commands over the library."""

@@ -1,0 +1,27 @@
+"""The command groups, imported only when used (start-up stays fast)."""
+
+from __future__ import annotations
+
+# name -> (module, attribute, one-line help shown in `ssmctl --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "connect": ("ssmctl.cli.connect", "connect", "Open a session on one instance."),
+    "instances": ("ssmctl.cli.instances", "instances", "List and resolve instances."),
+    "sessions": ("ssmctl.cli.sessions", "sessions", "List and terminate sessions."),
+    "sandbox": ("ssmctl.cli.sandbox", "sandbox", "Run a local emulated Session Manager region."),
+}
+
+EXIT_CODES = (
+    (0, "success"),
+    (1, "AWS or API error (including rejected credentials)"),
+    (2, "usage or config error"),
+    (3, "target not found, ambiguous, or not online in SSM"),
+    (4, "session-manager-plugin missing, too old, or failed to start"),
+    (130, "interrupted"),
+)
+
+
+def exit_codes_epilog() -> str:
+    """The exit-code table for --help epilogs (Click keeps \\b paragraphs as written)."""
+    lines = ["\b", "Exit codes:"]
+    lines += [f"  {code:<4} {text}" for code, text in EXIT_CODES]
+    return "\n".join(lines)
