@@ -9,17 +9,12 @@ from xml.sax.saxutils import escape
 
 from ssmctl.sandbox import moto_access
 from ssmctl.sandbox.aws_errors import QueryApiError
+from ssmctl.sandbox.fleet import known_regions
 from ssmctl.sandbox.identity import Caller
 from ssmctl.sandbox.request import CALLER_KEY, REQUEST_ID_KEY
 from ssmctl.sandbox.runtime import current
 
 _EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
-
-
-def _known_regions() -> list[str]:
-    import botocore.session
-
-    return list(botocore.session.get_session().get_available_regions("ec2"))
 
 
 def describe_regions_handler(self: Any) -> tuple[str, dict[str, Any]]:
@@ -28,7 +23,7 @@ def describe_regions_handler(self: Any) -> tuple[str, dict[str, Any]]:
     enabled = current().fleet.regions
     names = self._get_param("RegionNames", []) or []
     everything = str(self._get_param("AllRegions", "false")).lower() == "true"
-    regions = sorted(set(_known_regions()) | set(enabled)) if everything else list(enabled)
+    regions = sorted(known_regions() | set(enabled)) if everything else list(enabled)
     rows = [
         (name, "opt-in-not-required" if name in enabled else "not-opted-in")
         for name in regions

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -140,6 +141,14 @@ class Fleet:
         """Plain instances followed by the instances of every stack group."""
         stacked = tuple(i for g in self.groups for i in g.instances)
         return self.instances + stacked
+
+
+@functools.lru_cache(maxsize=1)
+def known_regions() -> frozenset[str]:
+    """Regions of the `aws` partition that botocore knows EC2 in."""
+    import botocore.session
+
+    return frozenset(botocore.session.get_session().get_available_regions("ec2"))
 
 
 def load_fleet(path: str | Path) -> Fleet:

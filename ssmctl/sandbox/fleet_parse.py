@@ -31,6 +31,7 @@ from ssmctl.sandbox.fleet import (
     TagFilter,
     TrailThrottle,
     UserSpec,
+    known_regions,
 )
 
 _IAM_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
@@ -303,7 +304,7 @@ class _FleetParser:
 
     def _regions(self, top: dict[str, tuple[Any, Any]]) -> None:
         r = self.r
-        known = _known_regions()
+        known = known_regions()
         regions: list[str] = []
         if "regions" in top:
             node = top["regions"][1]
@@ -645,10 +646,3 @@ def _unique(names: list[str], kind: str, reader: _Reader, node: Any) -> None:
         if name in seen:
             raise reader.fail(node, f"{kind} {name!r} is defined twice")
         seen.add(name)
-
-
-def _known_regions() -> frozenset[str]:
-    """Regions of the `aws` partition that botocore knows EC2 in."""
-    import botocore.session
-
-    return frozenset(botocore.session.get_session().get_available_regions("ec2"))

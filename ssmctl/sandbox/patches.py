@@ -89,3 +89,13 @@ def uninstall() -> None:
 
 def installed() -> bool:
     return bool(_saved)
+
+
+def own_attribute(cls: Any, name: str) -> object | None:
+    """What `cls` itself defines as `name` in moto, looking past the sandbox's patches."""
+    with _lock:
+        for owner, patched, original in _saved:
+            if owner is cls and patched == name:
+                return None if original is _MISSING else original
+    found: object | None = cls.__dict__.get(name)
+    return found

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 
-from ssmctl.sandbox.fleet import Fleet
+from ssmctl.sandbox.fleet import Fleet, TrailThrottle
 from ssmctl.sandbox.nodes import NodeRegistry
 from ssmctl.sandbox.paging import TokenCodec
 from ssmctl.sandbox.sessions import SessionStore
@@ -28,19 +28,26 @@ class Runtime:
     codec: TokenCodec = dataclasses.field(default_factory=TokenCodec)
     sessions: SessionStore = dataclasses.field(init=False)
     expired_users: set[str] = dataclasses.field(default_factory=set)
+    throttle: TrailThrottle | None = dataclasses.field(init=False)
     _buckets: dict[tuple[str, str], TokenBucket] = dataclasses.field(default_factory=dict)
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.sessions = SessionStore(self.fleet.connect_timeout)
         self.expired_users = {u.name for u in self.fleet.users if u.expired}
+        self.throttle = self.fleet.trail_throttle
 
     def reset(self) -> None:
         """Forget nodes, sessions, events and rate-limit state (before seeding again)."""
         self.nodes.clear()
         self.trail = TrailStore()
         self.sessions = SessionStore(self.fleet.connect_timeout)
+        self.set_throttle(self.fleet.trail_throttle)
+
+    def set_throttle(self, throttle: TrailThrottle | None) -> None:
+        """Change the LookupEvents rate limit (None: off); buckets start full."""
         with self._lock:
+            self.throttle = throttle
             self._buckets.clear()
 
     @property
@@ -49,7 +56,7 @@ class Runtime:
 
     def lookup_allowed(self, account_id: str, region: str) -> bool:
         """Spend one LookupEvents call of the account's per-region rate limit."""
-        throttle = self.fleet.trail_throttle
+        throttle = self.throttle
         if throttle is None:
             return True
         with self._lock:

@@ -13,7 +13,13 @@ from types import TracebackType
 from typing import Any
 
 from ssmctl.sandbox.errors import SandboxError
-from ssmctl.sandbox.fleet import DEFAULT_AGENT_VERSION, Fleet, InstanceSpec, default_fleet
+from ssmctl.sandbox.fleet import (
+    DEFAULT_AGENT_VERSION,
+    Fleet,
+    InstanceSpec,
+    TrailThrottle,
+    default_fleet,
+)
 from ssmctl.sandbox.runtime import Runtime
 from ssmctl.sandbox.seed import Seeded, UserCredentials
 from ssmctl.sandbox.sessions import SessionStore
@@ -78,33 +84,45 @@ class Sandbox:
         return self
 
     def _start(self) -> None:
+        # Bind first, so a busy port fails fast; werkzeug would exit the process on one.
+        try:
+            listener = _listen(self.host, self._port)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise SandboxError(f"cannot listen on {self.host}:{self._port}: {reason}") from None
+        with listener:
+            self._stream_socket = _reserve_port(self.host)
+            app = self._prepare(self._stream_socket.getsockname()[1])
+            from werkzeug.serving import make_server
+
+            self._server = make_server(
+                self.host,
+                self._port,
+                app,
+                threaded=True,
+                request_handler=_quiet_handler(),
+                fd=listener.fileno(),
+            )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="ssmctl-sandbox", daemon=True
+        )
+        self._thread.start()
+        log.debug("sandbox serving on %s", self.endpoint_url)
+
+    def _prepare(self, stream_port: int) -> Any:
+        """Patch and seed moto; returns the WSGI app (moto behind the credential gate)."""
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-        from werkzeug.serving import make_server
 
         from ssmctl.sandbox import moto_access, patches, runtime
         from ssmctl.sandbox.middleware import CredentialGate
 
         patches.install()
         moto_access.reset()
-        self._stream_socket = _reserve_port(self.host)
-        state = Runtime(self.fleet, self.host, stream_port=self._stream_socket.getsockname()[1])
+        state = Runtime(self.fleet, self.host, stream_port=stream_port)
         runtime.activate(state)
         self._runtime = state
         self._seed()
-        app = CredentialGate(DomainDispatcherApplication(create_backend_app), state)
-        try:
-            self._server = make_server(
-                self.host, self._port, app, threaded=True, request_handler=_quiet_handler()
-            )
-        except OSError as exc:
-            raise SandboxError(
-                f"cannot listen on {self.host}:{self._port}: {exc.strerror or exc}"
-            ) from None
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="ssmctl-sandbox", daemon=True
-        )
-        self._thread.start()
-        log.debug("sandbox serving on %s", self.endpoint_url)
+        return CredentialGate(DomainDispatcherApplication(create_backend_app), state)
 
     def _seed(self) -> None:
         from ssmctl.sandbox.seed import seed
@@ -192,11 +210,11 @@ class Sandbox:
     def endpoint_url(self) -> str:
         if self._server is None:
             raise SandboxError("the sandbox is not running; call start() first")
-        return f"http://{self.host}:{self._server.server_port}"
+        return f"http://{self.host}:{self._server.port}"
 
     @property
     def port(self) -> int:
-        return int(self._server.server_port) if self._server is not None else self._port
+        return int(self._server.port) if self._server is not None else self._port
 
     @property
     def stream_port(self) -> int:
@@ -242,6 +260,15 @@ class Sandbox:
     def trail(self) -> TrailStore:
         """The CloudTrail event store (add records with `trail.add(record)`)."""
         return self._live_runtime().trail
+
+    @property
+    def trail_throttle(self) -> TrailThrottle | None:
+        """LookupEvents' rate limit now (the fleet's `cloudtrail` settings at start)."""
+        return self._live_runtime().throttle
+
+    @trail_throttle.setter
+    def trail_throttle(self, throttle: TrailThrottle | None) -> None:
+        self._live_runtime().set_throttle(throttle)
 
     def node_id(self, name: str, region: str | None = None) -> str:
         """The id of a fleet node by name (in any region unless `region` is given).
@@ -328,6 +355,18 @@ class Sandbox:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _reserve_port(host: str) -> socket.socket:
