@@ -4,6 +4,7 @@ with a fleet, plus the sandbox's own state (nodes, sessions, CloudTrail events).
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import logging
 import shlex
 import socket
@@ -67,6 +68,13 @@ class Sandbox:
 
     def start(self) -> Sandbox:
         """Seed moto, then serve on the loopback port; returns self."""
+        needed = ("moto", "flask", "flask_cors")
+        missing = [m for m in needed if importlib.util.find_spec(m) is None]
+        if missing:
+            raise SandboxError(
+                f"the sandbox needs the 'sandbox' extra ({', '.join(missing)} missing): "
+                "pip install 'ssmctl[sandbox]'"
+            )
         with _running.lock:
             if _running.sandbox is not None:
                 raise SandboxError(
