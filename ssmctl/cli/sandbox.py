@@ -85,7 +85,8 @@ def up(app: App, fleet: str | None, port: int, user: str | None) -> None:
 def run(app: App, fleet: str | None, port: int, user: str | None, command: tuple[str, ...]) -> int:
     """Start the sandbox, run COMMAND with the environment pointing at it, then stop.
 
-    Exits with COMMAND's status. Put `--` before COMMAND.
+    Exits with COMMAND's status. Put `--` before COMMAND; `ssmctl` in COMMAND is this
+    installation of ssmctl even when it is not on PATH.
 
     \b
     Examples:
@@ -100,6 +101,9 @@ def run(app: App, fleet: str | None, port: int, user: str | None, command: tuple
     seed = load_fleet(fleet) if fleet else default_fleet()
     with Sandbox(seed, port=port) as box:
         env = box.env(user, base=os.environ)
+        # `ssmctl` in COMMAND means this installation, even when it is not on PATH.
+        here = os.path.dirname(sys.argv[0]) if os.path.basename(sys.argv[0]) == "ssmctl" else ""
+        env["PATH"] = os.pathsep.join(p for p in (here, env.get("PATH", "")) if p)
         try:
             completed = subprocess.run(list(command), env=env, check=False)
         except FileNotFoundError:
