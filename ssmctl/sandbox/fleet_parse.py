@@ -7,10 +7,9 @@ every mapping is closed (an unknown key is an error, so a typo never goes unnoti
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import Any
 
 from ssmctl.errors import ConfigError
@@ -33,6 +32,7 @@ from ssmctl.sandbox.fleet import (
     UserSpec,
     known_regions,
 )
+from ssmctl.sandbox.yaml_reader import AnyKey, NodeReader, ipv4, private_ipv4
 
 _IAM_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 _GROUP_NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,300}$")
@@ -43,50 +43,25 @@ _VERSION = re.compile(r"^\d+(\.\d+){1,3}$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 MAX_COUNT = 10_000
 
-_TOP_KEYS = (
-    "account_id",
-    "regions",
-    "default_region",
-    "users",
-    "roles",
-    "instances",
-    "hybrid_nodes",
-    "resource_groups",
-    "sessions",
-    "cloudtrail",
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+# The closed key set of each mapping (an unknown key is an error: typos never pass).
+_TOP_KEYS = _words(
+    "account_id regions default_region users roles instances hybrid_nodes resource_groups"
+    " sessions cloudtrail"
 )
 _USER_KEYS = ("name", "default", "expired")
 _ROLE_KEYS = ("name",)
-_INSTANCE_KEYS = (
-    "name",
-    "count",
-    "region",
-    "tags",
-    "state",
-    "instance_type",
-    "private_ip",
-    "platform",
-    "image_id",
-    "managed",
-    "ping_status",
-    "agent_version",
-    "platform_name",
-    "platform_version",
+_INSTANCE_KEYS = _words(
+    "name count region tags state instance_type private_ip platform image_id managed"
+    " ping_status agent_version platform_name platform_version"
 )
-_HYBRID_KEYS = (
-    "name",
-    "id",
-    "region",
-    "tags",
-    "ping_status",
-    "ip_address",
-    "computer_name",
-    "platform",
-    "platform_name",
-    "platform_version",
-    "agent_version",
-    "activation_id",
-    "iam_role",
+_HYBRID_KEYS = _words(
+    "name id region tags ping_status ip_address computer_name platform platform_name"
+    " platform_version agent_version activation_id iam_role"
 )
 _GROUP_KEYS = ("name", "region", "tag_filters", "resource_types", "stack")
 _STACK_KEYS = ("name", "instances")
@@ -107,132 +82,6 @@ DOCUMENTED_KEYS = (
 )
 
 
-class _Reader:
-    """Turns YAML nodes into checked values; `fail` builds a `file:line: message` error."""
-
-    def __init__(self, source: str) -> None:
-        import yaml
-
-        self.source = source
-        self._constructor = yaml.constructor.SafeConstructor()
-
-    def fail(self, node: Any, message: str) -> ConfigError:
-        return ConfigError(f"{self.source}:{node.start_mark.line + 1}: {message}")
-
-    def scalar(self, node: Any) -> Any:
-        import yaml
-
-        if not isinstance(node, yaml.ScalarNode):
-            return node
-        return self._constructor.construct_object(node, deep=True)
-
-    def is_null(self, node: Any) -> bool:
-        import yaml
-
-        return isinstance(node, yaml.ScalarNode) and self.scalar(node) is None
-
-    def mapping(
-        self, node: Any, where: str, allowed: Collection[str]
-    ) -> dict[str, tuple[Any, Any]]:
-        import yaml
-
-        if not isinstance(node, yaml.MappingNode):
-            raise self.fail(node, f"{where} must be a mapping of keys")
-        out: dict[str, tuple[Any, Any]] = {}
-        for key_node, value_node in node.value:
-            key = self.scalar(key_node)
-            if not isinstance(key, str):
-                raise self.fail(key_node, f"{where}: keys must be text, got {key!r}")
-            if key in out:
-                raise self.fail(key_node, f"{where}: duplicate key {key!r}")
-            if key not in allowed:
-                names = ", ".join(allowed)
-                raise self.fail(
-                    key_node, f"{where}: unknown key {key!r} (expected one of: {names})"
-                )
-            out[key] = (key_node, value_node)
-        return out
-
-    def sequence(self, node: Any, where: str) -> list[Any]:
-        import yaml
-
-        if self.is_null(node):
-            return []
-        if not isinstance(node, yaml.SequenceNode):
-            raise self.fail(node, f"{where} must be a list")
-        return list(node.value)
-
-    def text(
-        self,
-        node: Any,
-        where: str,
-        *,
-        choices: tuple[str, ...] = (),
-        pattern: re.Pattern[str] | None = None,
-        hint: str = "",
-    ) -> str:
-        value = self.scalar(node)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and not choices:
-            value = str(value)
-        if not isinstance(value, str) or not value:
-            raise self.fail(node, f"{where} must be a non-empty string")
-        if choices and value not in choices:
-            raise self.fail(node, f"{where} must be one of {', '.join(choices)}; got {value!r}")
-        if pattern is not None and not pattern.match(value):
-            raise self.fail(node, f"{where} {value!r} is not valid{': ' + hint if hint else ''}")
-        return value
-
-    def boolean(self, node: Any, where: str) -> bool:
-        value = self.scalar(node)
-        if not isinstance(value, bool):
-            raise self.fail(node, f"{where} must be true or false")
-        return value
-
-    def number(
-        self, node: Any, where: str, low: float, high: float, *, integer: bool = False
-    ) -> float:
-        value = self.scalar(node)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(node, f"{where} must be {'a whole number' if integer else 'a number'}")
-        if integer and not isinstance(value, int):
-            raise self.fail(node, f"{where} must be a whole number")
-        if not low <= value <= high:
-            raise self.fail(node, f"{where} must be between {low:g} and {high:g}; got {value}")
-        return float(value)
-
-    def tags(self, node: Any, where: str) -> dict[str, str]:
-        if self.is_null(node):
-            return {}
-        tags: dict[str, str] = {}
-        for key, (key_node, value_node) in self.mapping(node, where, _AnyKey()).items():
-            if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
-                raise self.fail(
-                    key_node,
-                    f"{where}: tag key {key!r} must be 1-128 characters, not starting with aws:",
-                )
-            value = self.scalar(value_node)
-            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-                raise self.fail(value_node, f"{where}.{key} must be text (quote it)")
-            text = str(value)
-            if len(text) > 256:
-                raise self.fail(value_node, f"{where}.{key} is longer than 256 characters")
-            tags[key] = text
-        return tags
-
-
-class _AnyKey(Collection[str]):
-    """The allowed-keys set of a free-form mapping (tags): everything."""
-
-    def __contains__(self, item: object) -> bool:
-        return True
-
-    def __iter__(self) -> Any:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-
 def parse_fleet(text: str, source: str) -> Fleet:
     """Validate the YAML `text` of a fleet file; `source` names it in errors."""
     import yaml
@@ -247,11 +96,11 @@ def parse_fleet(text: str, source: str) -> Fleet:
         raise ConfigError(f"{source}: invalid YAML: {exc}") from None
     if root is None:
         raise ConfigError(f"{source}: the fleet file is empty (it needs at least users:)")
-    return _FleetParser(_Reader(source)).parse(root)
+    return _FleetParser(NodeReader(source)).parse(root)
 
 
 class _FleetParser:
-    def __init__(self, reader: _Reader) -> None:
+    def __init__(self, reader: NodeReader) -> None:
         self.r = reader
         self.account_id = DEFAULT_ACCOUNT_ID
         self.regions: tuple[str, ...] = ()
@@ -271,7 +120,10 @@ class _FleetParser:
             RoleSpec(name=self._iam_name(r.mapping(n, f"roles[{i}]", _ROLE_KEYS), n, f"roles[{i}]"))
             for i, n in enumerate(r.sequence(top["roles"][1], "roles") if "roles" in top else [])
         )
-        _unique([x.name for x in roles], "role", r, top.get("roles", (None, root))[1])
+        names = [role.name for role in roles]
+        if len(set(names)) != len(names):
+            twice = next(n for n in names if names.count(n) > 1)
+            raise r.fail(top["roles"][1], f"role {twice!r} is defined twice")
         instances = self._instances(top["instances"][1], "instances") if "instances" in top else ()
         hybrid = self._hybrid_nodes(top["hybrid_nodes"][1]) if "hybrid_nodes" in top else ()
         groups = self._groups(top["resource_groups"][1]) if "resource_groups" in top else ()
@@ -410,7 +262,7 @@ class _FleetParser:
             "instance_type": lambda n, w: r.text(
                 n, w, pattern=_INSTANCE_TYPE, hint="e.g. t3.micro"
             ),
-            "private_ip": lambda n, w: _private_ip(r, n, w),
+            "private_ip": lambda n, w: private_ipv4(r, n, w),
             "platform": lambda n, w: r.text(n, w, choices=PLATFORMS),
             "image_id": lambda n, w: r.text(n, w, pattern=_AMI, hint="e.g. ami-0123456789abcdef0"),
             "managed": r.boolean,
@@ -467,7 +319,7 @@ class _FleetParser:
             values["tags"] = r.tags(fields["tags"][1], f"{where}.tags") if "tags" in fields else {}
             simple: dict[str, Callable[[Any, str], Any]] = {
                 "ping_status": lambda n, w: r.text(n, w, choices=PING_STATUSES),
-                "ip_address": lambda n, w: str(_ip(r, n, w)),
+                "ip_address": lambda n, w: str(ipv4(r, n, w)),
                 "computer_name": r.text,
                 "platform": lambda n, w: r.text(n, w, choices=PLATFORMS),
                 "platform_name": r.text,
@@ -551,7 +403,7 @@ class _FleetParser:
 
         r = self.r
         filters: list[TagFilter] = []
-        for key, (_, value_node) in r.mapping(node, where, _AnyKey()).items():
+        for key, (_, value_node) in r.mapping(node, where, AnyKey()).items():
             if isinstance(value_node, yaml.SequenceNode):
                 values = tuple(r.text(v, f"{where}.{key}[]") for v in value_node.value)
             elif r.is_null(value_node):
@@ -623,26 +475,3 @@ def _platform_defaults(values: dict[str, Any]) -> None:
     values.setdefault("platform_name", name)
     values.setdefault("platform_version", version)
     values.setdefault("agent_version", DEFAULT_AGENT_VERSION)
-
-
-def _ip(reader: _Reader, node: Any, where: str) -> ipaddress.IPv4Address:
-    text = reader.text(node, where)
-    try:
-        return ipaddress.IPv4Address(text)
-    except ValueError:
-        raise reader.fail(node, f"{where} {text!r} is not an IPv4 address") from None
-
-
-def _private_ip(reader: _Reader, node: Any, where: str) -> str:
-    address = _ip(reader, node, where)
-    if not address.is_private:
-        raise reader.fail(node, f"{where} {address} is not a private address")
-    return str(address)
-
-
-def _unique(names: list[str], kind: str, reader: _Reader, node: Any) -> None:
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise reader.fail(node, f"{kind} {name!r} is defined twice")
-        seen.add(name)

@@ -389,9 +389,14 @@ def _quiet_handler() -> Any:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     class QuietRequestHandler(MotoRequestHandler):
-        """No access log on stderr: the sandbox's output is its export lines."""
+        """No access log: the sandbox's output is its export lines, and request lines can
+        carry credentials (presigned URLs); errors go to the debug log without them."""
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            pass
 
         def log(self, type: str, message: str, *args: Any) -> None:
-            log.debug("%s " + message, self.address_string(), *args)
+            if type == "error":
+                log.debug("request from %s failed: %s", self.address_string(), message % args)
 
     return QuietRequestHandler

@@ -77,7 +77,6 @@ def _recorded(
         )
         return json_response(body)
 
-    handler.__name__ = event_name
     return handler
 
 
