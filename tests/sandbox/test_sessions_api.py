@@ -250,33 +250,31 @@ def test_describe_sessions_filters_and_pages(sandbox: Sandbox, aws: Clients, sta
     target = sandbox.node_id("web-2")
     mine = [start(Target=target)["SessionId"] for _ in range(3)]
     bobs = start(user="bob", Target=target)["SessionId"]
+    ours = {*mine, bobs}
     ssm = aws("ssm")
-    recent = [{"key": "InvokedAfter", "value": since}, {"key": "Target", "value": target}]
-    listed = [
-        s["SessionId"] for s in ssm.describe_sessions(State="Active", Filters=recent)["Sessions"]
-    ]
-    assert listed == [bobs, *reversed(mine)]  # newest first
-    owner = [*recent, {"key": "Owner", "value": sandbox.users["bob"].arn}]
-    assert [
-        s["SessionId"] for s in ssm.describe_sessions(State="Active", Filters=owner)["Sessions"]
-    ] == [bobs]
+
+    def listed(state: str, *extra: dict[str, str], **kwargs: Any) -> list[str]:
+        # Only this test's sessions: others of the shared sandbox may match the filters too.
+        filters = [{"key": "InvokedAfter", "value": since}, {"key": "Target", "value": target}]
+        pages = ssm.get_paginator("describe_sessions").paginate(
+            State=state, Filters=[*filters, *extra], **kwargs
+        )
+        return [s["SessionId"] for p in pages for s in p["Sessions"] if s["SessionId"] in ours]
+
+    assert listed("Active") == [bobs, *reversed(mine)]  # newest first
+    assert listed("Active", PaginationConfig={"PageSize": 1}) == [bobs, *reversed(mine)]
+    assert listed("Active", {"key": "Owner", "value": sandbox.users["bob"].arn}) == [bobs]
     for key, value, expected in (
         ("Status", "Connecting", 4),
         ("Status", "Connected", 0),
         ("AccessType", "Standard", 4),
         ("InvokedBefore", since, 0),
+        ("SessionId", bobs, 1),
     ):
-        found = ssm.describe_sessions(
-            State="Active", Filters=[*recent, {"key": key, "value": value}]
-        )
-        assert len(found["Sessions"]) == expected, (key, value)
-    pages = ssm.get_paginator("describe_sessions").paginate(
-        State="Active", Filters=recent, PaginationConfig={"PageSize": 1}
-    )
-    assert [s["SessionId"] for page in pages for s in page["Sessions"]] == listed
+        assert len(listed("Active", {"key": key, "value": value})) == expected, (key, value)
     ssm.terminate_session(SessionId=mine[0])
-    history = ssm.describe_sessions(State="History", Filters=recent)["Sessions"]
-    assert [s["SessionId"] for s in history] == [mine[0]]
+    assert listed("History") == [mine[0]]
+    assert listed("Active") == [bobs, mine[2], mine[1]]
 
 
 def test_describe_sessions_errors(aws: Clients) -> None:
