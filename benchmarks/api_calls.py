@@ -95,8 +95,10 @@ def main() -> int:
         fleet_path.write_text(FLEET.format(count=args.instances))
         started = time.perf_counter()
         with Sandbox(load_fleet(str(fleet_path))) as sandbox:
-            print(f"sandbox with {args.instances + 1} instances up in "
-                  f"{time.perf_counter() - started:.1f} s")
+            print(
+                f"sandbox with {args.instances + 1} instances up in "
+                f"{time.perf_counter() - started:.1f} s"
+            )
             os.environ.update(sandbox.env())
             aws = AwsContext(region="us-east-1", endpoint_url=sandbox.endpoint_url)
             counter = Counter(aws.session)
