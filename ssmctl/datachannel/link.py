@@ -192,7 +192,9 @@ class Link:
         """
         if self._closed:
             raise LinkClosed("the link is closed")
-        await self.detach()
+        if self._attachment is not None:
+            # Not awaiting the old socket's close: a half-open one must not delay this.
+            self._end(self._attachment, "detached", notify=False)
         if opening is not None:
             await transport.send(opening.to_json())
         attachment = Attachment(transport)
