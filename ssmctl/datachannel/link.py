@@ -14,7 +14,7 @@ comes as events, in order, from `async for event in link` (or `next_event()`, or
 - `ChannelClosed`: the service closed the channel (end of session);
 - `GaveUp`: a message went unacked through every resend (terminate the session);
 - `Detached`: the socket dropped without channel_closed (not sent when you replace or
-  detach it yourself).
+  detach it yourself, nor after channel_closed).
 
 The link holds no policy: tokens, ResumeSession, shells and ports belong to its users.
 
@@ -159,6 +159,8 @@ class Link:
         tick: float = TICK,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if channel is not None and channel.role is not role:
+            raise ValueError(f"a {channel.role.value} channel cannot serve a {role.value} link")
         self.channel = channel if channel is not None else ReliableChannel(role)
         self._on_event = on_event
         self._tick = tick
@@ -167,6 +169,7 @@ class Link:
         self._attachment: Attachment | None = None
         self._progress = asyncio.Event()
         self._closed = False
+        self._peer_closed = False  # channel_closed arrived: a later drop is no Detached
         self._background: set[asyncio.Future[Any]] = set()
 
     # -- attaching -------------------------------------------------------------------
@@ -190,13 +193,14 @@ class Link:
         message is then sent again on the new socket. Raises LinkClosed after close(),
         and the transport's error when sending `opening` fails.
         """
-        if self._closed:
-            raise LinkClosed("the link is closed")
+        self._check_attachable()
+        if opening is not None:
+            await transport.send(opening.to_json())
+            self._check_attachable()
+        # From here on nothing awaits, so concurrent attach() calls cannot interleave.
         if self._attachment is not None:
             # Not awaiting the old socket's close: a half-open one must not delay this.
             self._end(self._attachment, "detached", notify=False)
-        if opening is not None:
-            await transport.send(opening.to_json())
         attachment = Attachment(transport)
         self._attachment = attachment
         self.channel.reattach(self._clock())
@@ -297,9 +301,12 @@ class Link:
 
     # -- internals -------------------------------------------------------------------
 
-    def _check_open(self) -> None:
+    def _check_attachable(self) -> None:
         if self._closed:
             raise LinkClosed("the link is closed")
+
+    def _check_open(self) -> None:
+        self._check_attachable()
         if self.channel.gave_up:
             raise LinkClosed("the link gave up: a message was never acknowledged")
 
@@ -311,6 +318,8 @@ class Link:
         for event in events:
             if isinstance(event, Acknowledged | GaveUp):
                 self._progress.set()  # wakes senders waiting for window, and wait_acked
+            if isinstance(event, ChannelClosed):
+                self._peer_closed = True
             if not isinstance(event, Acknowledged):
                 self._deliver(event)
 
@@ -373,7 +382,7 @@ class Link:
         if self._attachment is attachment:
             self._attachment = None
         self._keep(asyncio.ensure_future(_close_quietly(attachment.transport)))
-        if notify and not self._closed:
+        if notify and not (self._closed or self._peer_closed):
             self._deliver(Detached(reason))
 
     def _keep(self, task: asyncio.Future[Any]) -> None:

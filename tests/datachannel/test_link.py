@@ -215,6 +215,10 @@ def test_channel_closed_ends_the_session_after_output_is_acked() -> None:
             assert events[-1].payload.output == "bye"
             with pytest.raises(LinkClosed):
                 await agent.link.send(PayloadType.OUTPUT, b"late")
+            # The socket went away after channel_closed: that is no reason to resume.
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(client.next_event(), 0.3)
+            assert not client.attached
             await client.close()
 
     run(main())
@@ -332,3 +336,8 @@ def test_closed_link_refuses_to_attach() -> None:
         assert [e async for e in link] == []
 
     run(main())
+
+
+def test_channel_role_must_match_the_link() -> None:
+    with pytest.raises(ValueError, match="agent channel"):
+        Link(Role.CLIENT, channel=ReliableChannel(Role.AGENT))
