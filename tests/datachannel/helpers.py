@@ -5,7 +5,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, settings
 
 # Small enough for a 2-core CI machine to run the whole folder in a few seconds; no
-# deadline, since a loaded machine makes timings of pure functions meaningless.
+# deadline, since a loaded machine makes timings of pure functions meaningless. The
+# repository's autouse `_hermetic` fixture is function-scoped but touches nothing these
+# examples use, so sharing it across examples is fine.
 QUICK = settings(
     max_examples=60,
     deadline=None,
