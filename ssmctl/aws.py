@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ssmctl import __version__
@@ -52,8 +54,10 @@ class AwsContext:
         region: str | None = None,
         endpoint_url: str | None = None,
         max_attempts: int = 5,
+        call_log: Callable[[str], None] | None = None,
     ) -> None:
         self.profile = profile
+        self._call_log = call_log
         self.endpoint_url = endpoint_url
         self._region = region
         self._max_attempts = max_attempts
@@ -119,6 +123,8 @@ class AwsContext:
                     endpoint_url=self.endpoint_url,
                     config=config,
                 )
+                if self._call_log is not None:
+                    _log_calls(client, self._call_log)
                 self._clients[key] = client
         return client
 
@@ -128,6 +134,26 @@ class AwsContext:
             response = self.client("sts").get_caller_identity()
             self._identity = {k: response[k] for k in ("Account", "Arn", "UserId")}
         return self._identity
+
+
+def _log_calls(client: Any, log: Callable[[str], None]) -> None:
+    """With --debug: one line per AWS call (operation, region, HTTP status, time).
+
+    Only these facts: request and response bodies may hold session tokens.
+    """
+    region = client.meta.region_name
+
+    def before(context: dict[str, Any], **_: Any) -> None:
+        context["ssmctl_started"] = time.monotonic()
+
+    def after(http_response: Any, model: Any, context: dict[str, Any], **_: Any) -> None:
+        elapsed = (time.monotonic() - context.get("ssmctl_started", time.monotonic())) * 1000
+        status = getattr(http_response, "status_code", "?")
+        service = model.service_model.service_name
+        log(f"debug: {service}.{model.name} {region}: HTTP {status} ({elapsed:.0f} ms)")
+
+    client.meta.events.register("before-call.*.*", before)
+    client.meta.events.register("after-call.*.*", after)
 
 
 def error_code(exc: BaseException) -> str:

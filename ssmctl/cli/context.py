@@ -98,7 +98,10 @@ class App:
         settings = self.settings
         region = settings.regions[0] if len(settings.regions) == 1 else None
         return AwsContext(
-            profile=settings.profile, region=region, endpoint_url=settings.endpoint_url
+            profile=settings.profile,
+            region=region,
+            endpoint_url=settings.endpoint_url,
+            call_log=self.notice if settings.debug else None,
         )
 
     def regions(self, aws: AwsContext) -> list[str]:

@@ -94,7 +94,11 @@ def common_options(*, fan_out: bool = False) -> Callable[[Callable[..., Any]], C
                 help="Config file (else SSMCTL_CONFIG, else ~/.config/ssmctl/config.yaml).",
             ),
             click.option("--no-color", is_flag=True, help="No colour (also NO_COLOR)."),
-            click.option("--debug", is_flag=True, help="Show tracebacks and AWS calls on errors."),
+            click.option(
+                "--debug",
+                is_flag=True,
+                help="Log each AWS call on stderr; show tracebacks on errors.",
+            ),
         ]
         for option in reversed(options):
             wrapper = option(wrapper)

@@ -8,6 +8,7 @@ Enter picks, Esc or Ctrl-C cancels, arrows (or Ctrl-P/Ctrl-N) move, typing filte
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 
 from ssmctl.models import Instance
@@ -51,16 +52,42 @@ def pick(title: str, items: Sequence[str], tty_path: str = "/dev/tty") -> int | 
         termios.tcsetattr(fd, termios.TCSANOW, new)
         while True:
             drawn = _draw(fd, title, state, drawn)
-            key = os.read(fd, 64)
-            if not key:
+            data = os.read(fd, 64)
+            if not data:
                 return None
-            outcome = state.handle(key)
-            if outcome is not _State.CONTINUE:
-                return outcome if isinstance(outcome, int) else None
+            for key in split_keys(data):
+                outcome = state.handle(key)
+                if outcome is not _State.CONTINUE:
+                    return outcome if isinstance(outcome, int) else None
     finally:
         _clear(fd, drawn)
         termios.tcsetattr(fd, termios.TCSAFLUSH, saved)
         os.close(fd)
+
+
+_ESCAPE_SEQUENCE = re.compile(rb"\x1b(?:\[[0-9;]*[A-Za-z~]|O[A-Za-z])")
+
+
+def split_keys(data: bytes) -> list[bytes]:
+    """One read may hold several keys (typed fast, or pasted): split it into keys.
+
+    Escape sequences (arrows) stay whole; a lone ESC is the Esc key; text is split into
+    characters so Enter after typed text is seen as Enter.
+    """
+    keys: list[bytes] = []
+    pos = 0
+    while pos < len(data):
+        match = _ESCAPE_SEQUENCE.match(data, pos)
+        if match:
+            keys.append(match.group(0))
+            pos = match.end()
+            continue
+        end = pos + 1
+        while end < len(data) and (data[end] & 0xC0) == 0x80:  # UTF-8 continuation bytes
+            end += 1
+        keys.append(data[pos:end])
+        pos = end
+    return keys
 
 
 class _State:
