@@ -1,0 +1,93 @@
+"""`SessionRecord`: one session, joined from its events, DescribeSessions and transcript."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+# Documents whose sessions the agent never logs (only CloudTrail sees them).
+UNLOGGED_DOCUMENTS = (
+    "AWS-StartPortForwardingSession",
+    "AWS-StartPortForwardingSessionToRemoteHost",
+    "AWS-StartSSHSession",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionRecord:
+    """Everything known about one session. Fields a source could not supply are None."""
+
+    session_id: str
+    region: str
+    account: str | None = None
+    user_arn: str | None = None
+    user_type: str | None = None
+    user_name: str | None = None
+    mfa: bool | None = None
+    source_ip: str | None = None
+    user_agent: str | None = None
+    target: str | None = None
+    target_name: str | None = None
+    document: str | None = None
+    parameters: Mapping[str, list[str]] = dataclasses.field(default_factory=dict)
+    reason: str | None = None
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    status: str | None = None
+    ended_by: str | None = None
+    """exit, terminated, idle timeout, maximum duration, failed; None while active."""
+    terminated_by: str | None = None
+    """ARN of whoever called TerminateSession, when someone did."""
+    resumes: int = 0
+    transcript: str | None = None
+    """Where the transcript is: s3://bucket/key or cloudwatch://group/stream."""
+    transcript_bytes: int | None = None
+    logged: bool | None = None
+    """False for sessions the agent never logs (port forwarding, SSH)."""
+
+    @property
+    def duration(self) -> dt.timedelta | None:
+        if self.start is None or self.end is None:
+            return None
+        return self.end - self.start
+
+    def to_record(self) -> dict[str, Any]:
+        duration = self.duration
+        return {
+            "session_id": self.session_id,
+            "user_arn": self.user_arn,
+            "user_type": self.user_type,
+            "user_name": self.user_name,
+            "mfa": self.mfa,
+            "source_ip": self.source_ip,
+            "user_agent": self.user_agent,
+            "target": self.target,
+            "target_name": self.target_name,
+            "document": self.document,
+            "parameters": {k: list(v) for k, v in self.parameters.items()},
+            "reason": self.reason,
+            "start": _iso(self.start),
+            "end": _iso(self.end),
+            "duration_seconds": int(duration.total_seconds()) if duration is not None else None,
+            "status": self.status,
+            "ended_by": self.ended_by,
+            "terminated_by": self.terminated_by,
+            "resumes": self.resumes,
+            "transcript": self.transcript,
+            "transcript_bytes": self.transcript_bytes,
+            "logged": self.logged,
+            "region": self.region,
+            "account": self.account,
+        }
+
+
+def never_logged(document: str | None) -> bool:
+    return document in UNLOGGED_DOCUMENTS
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
