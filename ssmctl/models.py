@@ -11,6 +11,8 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from ssmctl.timespec import iso_utc
+
 ONLINE = "Online"
 
 
@@ -66,7 +68,7 @@ class Instance:
             "name": self.name,
             "state": self.state,
             "ping_status": self.ping_status,
-            "last_ping": _iso(self.last_ping),
+            "last_ping": iso_utc(self.last_ping),
             "platform": self.platform,
             "platform_name": self.platform_name,
             "agent_version": self.agent_version,
@@ -114,8 +116,8 @@ class SessionInfo:
             "target": self.target,
             "status": self.status,
             "owner": self.owner,
-            "start": _iso(self.start),
-            "end": _iso(self.end),
+            "start": iso_utc(self.start),
+            "end": iso_utc(self.end),
             "document": self.document,
             "reason": self.reason,
             "details": self.details,
@@ -126,10 +128,3 @@ class SessionInfo:
             "region": self.region,
         }
 
-
-def _iso(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")

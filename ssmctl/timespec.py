@@ -69,3 +69,12 @@ def format_duration(delta: dt.timedelta) -> str:
         if len(parts) == 2:
             break
     return "".join(parts)
+
+
+def iso_utc(value: dt.datetime | None) -> str | None:
+    """`2026-12-03T15:24:29Z`: how every output format writes a time (naive means UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")

@@ -15,6 +15,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ssmctl.timespec import iso_utc
+
 EVENT_SOURCE = "ssm.amazonaws.com"
 SESSION_EVENTS = ("StartSession", "ResumeSession", "TerminateSession")
 DEFAULT_DOCUMENT = "SSM-SessionManagerRunShell"
@@ -55,7 +57,7 @@ class AuditEvent:
     def to_record(self) -> dict[str, Any]:
         """Stable field names for every output format (docs/audit.md)."""
         return {
-            "time": _iso(self.time),
+            "time": iso_utc(self.time),
             "event": self.event,
             "user_arn": self.user_arn,
             "user_type": self.user_type,
@@ -205,6 +207,3 @@ def _text(value: Any) -> str | None:
         return None
     return str(value)
 
-
-def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")

@@ -7,6 +7,8 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from ssmctl.timespec import iso_utc
+
 # Documents whose sessions the agent never logs (only CloudTrail sees them).
 UNLOGGED_DOCUMENTS = (
     "AWS-StartPortForwardingSession",
@@ -68,8 +70,8 @@ class SessionRecord:
             "document": self.document,
             "parameters": {k: list(v) for k, v in self.parameters.items()},
             "reason": self.reason,
-            "start": _iso(self.start),
-            "end": _iso(self.end),
+            "start": iso_utc(self.start),
+            "end": iso_utc(self.end),
             "duration_seconds": int(duration.total_seconds()) if duration is not None else None,
             "status": self.status,
             "ended_by": self.ended_by,
@@ -86,8 +88,3 @@ class SessionRecord:
 def never_logged(document: str | None) -> bool:
     return document in UNLOGGED_DOCUMENTS
 
-
-def _iso(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
