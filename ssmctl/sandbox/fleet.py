@@ -11,6 +11,8 @@ import functools
 from collections.abc import Mapping
 from pathlib import Path
 
+from ssmctl.sandbox.fleet_iam import AttachedPolicySpec, IamSpec
+
 PING_STATUSES = ("Online", "ConnectionLost", "Inactive")
 PLATFORMS = ("Linux", "Windows", "MacOS")
 INSTANCE_STATES = ("running", "stopped")
@@ -38,6 +40,7 @@ class UserSpec:
     name: str
     expired: bool = False
     """Every request signed with this user's key fails as if its token had expired."""
+    policies: tuple[AttachedPolicySpec, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +48,7 @@ class RoleSpec:
     """An IAM role the fleet's users may assume with sts AssumeRole."""
 
     name: str
+    policies: tuple[AttachedPolicySpec, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +139,8 @@ class Fleet:
     """Seconds a new session may stay Connecting before it moves to History as Failed."""
     trail_throttle: TrailThrottle | None = TrailThrottle()
     """None turns the LookupEvents throttle off."""
+    iam: IamSpec = dataclasses.field(default_factory=IamSpec)
+    """Managed policies, and whether policies are enforced (fleet_iam.py)."""
     source: str = "<fleet>"
 
     def all_instances(self) -> tuple[InstanceSpec, ...]:

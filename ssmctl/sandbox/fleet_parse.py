@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ssmctl.errors import ConfigError
+from ssmctl.sandbox import fleet_iam
 from ssmctl.sandbox.fleet import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_AGENT_VERSION,
@@ -51,10 +52,10 @@ def _words(text: str) -> tuple[str, ...]:
 # The closed key set of each mapping (an unknown key is an error: typos never pass).
 _TOP_KEYS = _words(
     "account_id regions default_region users roles instances hybrid_nodes resource_groups"
-    " sessions cloudtrail"
+    " sessions cloudtrail iam"
 )
-_USER_KEYS = ("name", "default", "expired")
-_ROLE_KEYS = ("name",)
+_USER_KEYS = ("name", "default", "expired", "policies")
+_ROLE_KEYS = ("name", "policies")
 _INSTANCE_KEYS = _words(
     "name count region tags state instance_type private_ip platform image_id managed"
     " ping_status agent_version platform_name platform_version"
@@ -79,6 +80,7 @@ DOCUMENTED_KEYS = (
     *(f"resource_groups[].stack.{k}" for k in _STACK_KEYS),
     *(f"sessions.{k}" for k in _SESSION_KEYS),
     *(f"cloudtrail.{k}" for k in _TRAIL_KEYS),
+    *fleet_iam.DOCUMENTED_KEYS,
 )
 
 
@@ -106,6 +108,7 @@ class _FleetParser:
         self.regions: tuple[str, ...] = ()
         self.default_region = ""
         self.node_names: set[str] = set()
+        self.iam = fleet_iam.IamSpec()
 
     def parse(self, root: Any) -> Fleet:
         r = self.r
@@ -113,13 +116,12 @@ class _FleetParser:
         if "account_id" in top:
             self.account_id = self._account_id(top["account_id"][1])
         self._regions(top)
+        if "iam" in top:
+            self.iam = fleet_iam.parse_iam(r, top["iam"][1])
         if "users" not in top:
             raise r.fail(root, "the fleet file needs users: (at least one IAM user)")
         users, default_user = self._users(top["users"][1])
-        roles = tuple(
-            RoleSpec(name=self._iam_name(r.mapping(n, f"roles[{i}]", _ROLE_KEYS), n, f"roles[{i}]"))
-            for i, n in enumerate(r.sequence(top["roles"][1], "roles") if "roles" in top else [])
-        )
+        roles = self._roles(top["roles"][1]) if "roles" in top else ()
         names = [role.name for role in roles]
         if len(set(names)) != len(names):
             twice = next(n for n in names if names.count(n) > 1)
@@ -144,6 +146,7 @@ class _FleetParser:
             groups=groups,
             connect_timeout=timeout,
             trail_throttle=throttle,
+            iam=self.iam,
             source=r.source,
         )
 
@@ -227,8 +230,28 @@ class _FleetParser:
                         f"only one user can be the default ({default!r} already is)",
                     )
                 default = name
-            users.append(UserSpec(name=name, expired=expired))
+            users.append(
+                UserSpec(name=name, expired=expired, policies=self._policies(fields, where))
+            )
         return tuple(users), default or users[0].name
+
+    def _roles(self, node: Any) -> tuple[RoleSpec, ...]:
+        roles = []
+        for i, item in enumerate(self.r.sequence(node, "roles")):
+            fields = self.r.mapping(item, f"roles[{i}]", _ROLE_KEYS)
+            name = self._iam_name(fields, item, f"roles[{i}]")
+            roles.append(RoleSpec(name=name, policies=self._policies(fields, f"roles[{i}]")))
+        return tuple(roles)
+
+    def _policies(
+        self, fields: dict[str, tuple[Any, Any]], where: str
+    ) -> tuple[fleet_iam.AttachedPolicySpec, ...]:
+        if "policies" not in fields:
+            return ()
+        node = fields["policies"][1]
+        attached = fleet_iam.parse_attached(self.r, node, f"{where}.policies")
+        fleet_iam.check_references(self.r, node, self.iam, attached, f"{where}.policies")
+        return attached
 
     def _node_name(self, node: Any, where: str) -> str:
         name = self.r.text(node, where)

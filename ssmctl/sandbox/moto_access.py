@@ -146,6 +146,89 @@ def role_session(account_id: str, key_id: str) -> RoleSession | None:
     return None
 
 
+# --- IAM policies ----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyText:
+    """A policy that applies to a principal, as SimulatePrincipalPolicy names it."""
+
+    policy_id: str
+    """The inline policy's name, or the managed policy's name."""
+    policy_type: str
+    """user, group or role (inline), user-managed or aws-managed."""
+    document: str
+
+
+def create_managed_policy(account_id: str, name: str, document: str) -> str:
+    """A customer managed policy; returns its ARN."""
+    policy = _iam(account_id).create_policy(
+        description="ssmctl sandbox policy",
+        path="/",
+        policy_document=document,
+        policy_name=name,
+        tags=[],
+    )
+    return str(policy.arn)
+
+
+def put_inline_policy(account_id: str, kind: str, owner: str, name: str, document: str) -> None:
+    """An inline policy of the user or role (`kind`) named `owner`."""
+    iam = _iam(account_id)
+    if kind == "user":
+        iam.put_user_policy(owner, name, document)
+    else:
+        iam.put_role_policy(owner, name, document)
+
+
+def attach_managed_policy(account_id: str, kind: str, owner: str, policy_arn: str) -> None:
+    iam = _iam(account_id)
+    if kind == "user":
+        iam.attach_user_policy(policy_arn, owner)
+    else:
+        iam.attach_role_policy(policy_arn, owner)
+
+
+def _managed(policies: Mapping[str, Any]) -> list[PolicyText]:
+    out = []
+    for arn, policy in sorted(policies.items()):
+        version = next((v for v in policy.versions if v.is_default), policy.versions[0])
+        kind = "aws-managed" if ":iam::aws:policy/" in arn else "user-managed"
+        out.append(PolicyText(str(policy.name), kind, str(version.document)))
+    return out
+
+
+def _inline(kind: str, policies: Mapping[str, str]) -> list[PolicyText]:
+    return [PolicyText(name, kind, str(doc)) for name, doc in sorted(policies.items())]
+
+
+def principal_policies(account_id: str, arn: str) -> list[PolicyText] | None:
+    """The identity-based policies of the IAM user (with its groups'), group or role
+    with this ARN; None when there is no such principal."""
+    iam = _iam(account_id)
+    kind, _, path_name = arn.partition(":iam::")[2].partition(":")[2].partition("/")
+    name = path_name.rsplit("/", 1)[-1]
+    if kind == "user":
+        user = iam.users.get(name)
+        if user is None or user.arn != arn:
+            return None
+        out = _inline("user", user.policies) + _managed(user.managed_policies)
+        for group in sorted(iam.groups.values(), key=lambda g: g.name):
+            if user in group.users:
+                out += _inline("group", group.policies) + _managed(group.managed_policies)
+        return out
+    if kind == "group":
+        group = iam.groups.get(name)
+        if group is None or group.arn != arn:
+            return None
+        return _inline("group", group.policies) + _managed(group.managed_policies)
+    if kind == "role":
+        for role in iam.roles.values():
+            if role.arn == arn:
+                return _inline("role", role.policies) + _managed(role.managed_policies)
+    return None
+
+
 # --- EC2 -----------------------------------------------------------------------
 
 

@@ -36,22 +36,36 @@ def install() -> None:
     """Patch moto for the sandbox (idempotent)."""
     from moto.cloudtrail.responses import CloudTrailResponse
     from moto.ec2.responses import EC2Response
+    from moto.iam.responses import IamResponse
     from moto.resourcegroups import urls as resource_group_urls
     from moto.resourcegroups.responses import ResourceGroupsResponse
     from moto.ssm.models import SimpleSystemManagerBackend
     from moto.ssm.responses import SimpleSystemManagerResponse
     from moto.sts.responses import TokenResponse
 
-    from ssmctl.sandbox import account_api, cloudtrail_api, groups_api, ssm_nodes, ssm_sessions
+    from ssmctl.sandbox import (
+        account_api,
+        cloudtrail_api,
+        groups_api,
+        iam_api,
+        ssm_nodes,
+        ssm_sessions,
+    )
+    from ssmctl.sandbox.iam_enforce import guarded
 
     with _lock:
         if _saved:
             return
         ssm = SimpleSystemManagerResponse
-        _put(ssm, "describe_instance_information", ssm_nodes.describe_instance_information_handler)
-        _put(ssm, "get_connection_status", ssm_nodes.get_connection_status_handler)
+        info = guarded(
+            "ssm:DescribeInstanceInformation", ssm_nodes.describe_instance_information_handler
+        )
+        _put(ssm, "describe_instance_information", info)
+        status = guarded("ssm:GetConnectionStatus", ssm_nodes.get_connection_status_handler)
+        _put(ssm, "get_connection_status", status)
         _put(ssm, "start_session", ssm_sessions.start_session_handler)
-        _put(ssm, "describe_sessions", ssm_sessions.describe_sessions_handler)
+        listing = guarded("ssm:DescribeSessions", ssm_sessions.describe_sessions_handler)
+        _put(ssm, "describe_sessions", listing)
         _put(ssm, "terminate_session", ssm_sessions.terminate_session_handler)
         _put(ssm, "resume_session", ssm_sessions.resume_session_handler)
         _wrap(ssm, "add_tags_to_resource", ssm_nodes.add_tags_to_resource)
@@ -67,6 +81,8 @@ def install() -> None:
         )
         _put(EC2Response, "describe_regions", account_api.describe_regions_handler)
         _wrap(TokenResponse, "assume_role", account_api.assume_role)
+        _put(IamResponse, "simulate_principal_policy", iam_api.simulate_principal_policy_handler)
+        _put(IamResponse, "simulate_custom_policy", iam_api.simulate_custom_policy_handler)
         paths = resource_group_urls.url_paths
         if LIST_GROUP_RESOURCES_ROUTE not in paths:
             paths[LIST_GROUP_RESOURCES_ROUTE] = ResourceGroupsResponse.dispatch

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from ssmctl.sandbox import moto_access
 from ssmctl.sandbox.documents import AWS_SESSION_DOCUMENTS
 from ssmctl.sandbox.fleet import PLATFORM_DEFAULTS, GroupSpec, InstanceSpec
+from ssmctl.sandbox.fleet_iam import seed_policies
 from ssmctl.sandbox.nodes import EC2_INSTANCE, MANAGED_INSTANCE, Registration
 from ssmctl.sandbox.runtime import Runtime
 
@@ -56,6 +57,7 @@ def seed(runtime: Runtime) -> Seeded:
         key, secret = moto_access.create_access_key(account, user.name)
         users[user.name] = UserCredentials(user.name, arn, key, secret, user.expired)
     roles = {role.name: moto_access.create_role(account, role.name) for role in fleet.roles}
+    seed_policies(fleet)
     for region in fleet.regions:
         for name, content in AWS_SESSION_DOCUMENTS.items():
             moto_access.install_owned_document(account, region, name, content)

@@ -13,6 +13,7 @@ from typing import Any
 from ssmctl.sandbox import moto_access
 from ssmctl.sandbox.aws_errors import ApiError, validation
 from ssmctl.sandbox.documents import parameter_problem
+from ssmctl.sandbox.iam_enforce import authorize_session_call
 from ssmctl.sandbox.paging import BadToken, keyset_page
 from ssmctl.sandbox.request import CallContext, call_context, int_param, json_response
 from ssmctl.sandbox.runtime import Runtime, current
@@ -52,6 +53,7 @@ def _recorded(
         runtime = current()
         parameters = _request_parameters(event_name, ctx.params)
         try:
+            authorize_session_call(ctx, runtime, event_name)
             body, elements = work(ctx, runtime)
         except ApiError as exc:
             failure = (exc.error_type, exc.message)

@@ -50,6 +50,7 @@ def test_response_classes_and_the_actions_the_sandbox_adds() -> None:
     from moto.cloudtrail.responses import CloudTrailResponse
     from moto.core.responses import BaseResponse
     from moto.ec2.responses import EC2Response
+    from moto.iam.responses import IamResponse
     from moto.resourcegroups.responses import ResourceGroupsResponse
     from moto.ssm.responses import SimpleSystemManagerResponse
     from moto.sts.responses import TokenResponse
@@ -77,6 +78,8 @@ def test_response_classes_and_the_actions_the_sandbox_adds() -> None:
         (SimpleSystemManagerResponse, "terminate_session", "ssm_sessions.py"),
         (SimpleSystemManagerResponse, "resume_session", "ssm_sessions.py"),
         (CloudTrailResponse, "lookup_events", "cloudtrail_api.py"),
+        (IamResponse, "simulate_principal_policy", "iam_api.py"),
+        (IamResponse, "simulate_custom_policy", "iam_api.py"),
     ]
     for cls, action, module in lacking:
         need(
@@ -456,4 +459,36 @@ def test_tagging_api_walks_ssm_backends() -> None:
         [r.arn for r in found] == [arn],
         "GetResources no longer gathers iter_tagged_resources",
         "ssm_nodes.iter_tagged_resources",
+    )
+
+
+def test_iam_policy_state() -> None:
+    from ssmctl.sandbox import moto_access
+
+    statement = '{"Effect": "Allow", "Action": "*", "Resource": "*"}'
+    document = f'{{"Version": "2012-10-17", "Statement": [{statement}]}}'
+    user_arn, _ = moto_access.create_user(SCRATCH, "canary-policy-user")
+    role_arn = moto_access.create_role(SCRATCH, "canary-policy-role")
+    managed = moto_access.create_managed_policy(SCRATCH, "canary-managed", document)
+    need(
+        managed == f"arn:aws:iam::{SCRATCH}:policy/canary-managed",
+        "managed policy ARNs changed",
+        "moto_access.create_managed_policy",
+    )
+    moto_access.put_inline_policy(SCRATCH, "user", "canary-policy-user", "inline", document)
+    moto_access.attach_managed_policy(SCRATCH, "user", "canary-policy-user", managed)
+    moto_access.attach_managed_policy(SCRATCH, "role", "canary-policy-role", managed)
+    found = moto_access.principal_policies(SCRATCH, user_arn)
+    need(
+        found is not None
+        and [(p.policy_id, p.policy_type, p.document) for p in found]
+        == [("inline", "user", document), ("canary-managed", "user-managed", document)],
+        f"users' inline/managed policies are kept differently ({found})",
+        "moto_access.principal_policies",
+    )
+    roles = moto_access.principal_policies(SCRATCH, role_arn)
+    need(
+        roles is not None and [p.policy_id for p in roles] == ["canary-managed"],
+        "roles' managed policies are kept differently",
+        "moto_access.principal_policies",
     )
