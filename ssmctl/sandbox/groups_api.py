@@ -146,3 +146,18 @@ def list_group_resources_handler(self: Any) -> tuple[str, dict[str, Any]]:
     if position is not None:
         body["NextToken"] = runtime.codec.encode("ListGroupResources", query, position)
     return json_response(body, "application/json")
+
+
+def group_member_ids(ctx: CallContext, runtime: Runtime, reference: str) -> list[str] | None:
+    """The ids of a group's EC2 instances and hybrid nodes (Run Command's
+    `resource-groups:Name` target); None when there is no such group."""
+    group = moto_access.resource_group(ctx.account_id, ctx.region, reference)
+    if group is None:
+        return None
+    if group.query_type == "TAG_FILTERS_1_0":
+        resources = _tag_query(ctx, runtime, group.query)
+    elif group.query_type == "CLOUDFORMATION_STACK_1_0":
+        resources, _ = _stack_query(ctx, group.query)
+    else:
+        resources = []
+    return sorted(arn.rsplit("/", 1)[-1] for arn, _ in resources)

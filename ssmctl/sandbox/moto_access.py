@@ -395,7 +395,13 @@ def _ssm(account_id: str, region: str) -> Any:
 
 
 def install_owned_document(
-    account_id: str, region: str, name: str, content: Mapping[str, Any]
+    account_id: str,
+    region: str,
+    name: str,
+    content: Mapping[str, Any],
+    *,
+    document_type: str = "Session",
+    platform_types: Sequence[str] = ("Windows", "Linux", "MacOS"),
 ) -> None:
     """Add an AWS-owned document (moto refuses `AWS-` names through CreateDocument)."""
     from moto.ssm.models import Document, Documents
@@ -407,14 +413,14 @@ def install_owned_document(
         name=name,
         version_name="",
         content=json.dumps(content),
-        document_type="Session",
+        document_type=document_type,
         document_format="JSON",
         requires=[],
         attachments=[],
         target_type="",
     )
     document.owner = "Amazon"
-    document.platform_types = ["Windows", "Linux", "MacOS"]
+    document.platform_types = list(platform_types)
     _ssm(account_id, region)._documents[name] = Documents(document)
 
 

@@ -52,6 +52,12 @@ def install() -> None:
         ssm_sessions,
     )
     from ssmctl.sandbox.iam_enforce import guarded
+    from ssmctl.sandbox.ssm_command_queries import (
+        get_command_invocation_handler,
+        list_command_invocations_handler,
+        list_commands_handler,
+    )
+    from ssmctl.sandbox.ssm_commands import cancel_command_handler, send_command_handler
 
     with _lock:
         if _saved:
@@ -68,6 +74,11 @@ def install() -> None:
         _put(ssm, "describe_sessions", listing)
         _put(ssm, "terminate_session", ssm_sessions.terminate_session_handler)
         _put(ssm, "resume_session", ssm_sessions.resume_session_handler)
+        _put(ssm, "send_command", send_command_handler)
+        _put(ssm, "cancel_command", cancel_command_handler)
+        _put(ssm, "list_commands", list_commands_handler)
+        _put(ssm, "list_command_invocations", list_command_invocations_handler)
+        _put(ssm, "get_command_invocation", get_command_invocation_handler)
         _wrap(ssm, "add_tags_to_resource", ssm_nodes.add_tags_to_resource)
         _wrap(ssm, "remove_tags_from_resource", ssm_nodes.remove_tags_from_resource)
         _wrap(ssm, "list_tags_for_resource", ssm_nodes.list_tags_for_resource)

@@ -9,11 +9,13 @@ from __future__ import annotations
 import dataclasses
 import threading
 
+from ssmctl.sandbox.command_store import CommandStore
 from ssmctl.sandbox.fleet import Fleet, TrailThrottle
 from ssmctl.sandbox.nodes import NodeRegistry
 from ssmctl.sandbox.paging import TokenCodec
 from ssmctl.sandbox.sessions import SessionStore
 from ssmctl.sandbox.trail import TokenBucket, TrailStore
+from ssmctl.sandbox.workdirs import Workdirs
 
 
 @dataclasses.dataclass
@@ -29,6 +31,10 @@ class Runtime:
     sessions: SessionStore = dataclasses.field(init=False)
     expired_users: set[str] = dataclasses.field(default_factory=set)
     throttle: TrailThrottle | None = dataclasses.field(init=False)
+    commands: CommandStore = dataclasses.field(default_factory=CommandStore)
+    """Run Command's commands (they run for real, in `workdirs`)."""
+    workdirs: Workdirs = dataclasses.field(default_factory=Workdirs)
+    """Each node's working directory (Run Command, shells of the data channel)."""
     _buckets: dict[tuple[str, str], TokenBucket] = dataclasses.field(default_factory=dict)
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
@@ -42,7 +48,14 @@ class Runtime:
         self.nodes.clear()
         self.trail = TrailStore()
         self.sessions = SessionStore(self.fleet.connect_timeout)
+        self.commands.close()
+        self.commands = CommandStore()
         self.set_throttle(self.fleet.trail_throttle)
+
+    def close(self) -> None:
+        """Kill every command still running and remove the nodes' working directories."""
+        self.commands.close()
+        self.workdirs.close()
 
     def set_throttle(self, throttle: TrailThrottle | None) -> None:
         """Change the LookupEvents rate limit (None: off); buckets start full."""

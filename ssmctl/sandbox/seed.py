@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from ssmctl.sandbox import moto_access
+from ssmctl.sandbox.command_documents import AWS_COMMAND_DOCUMENTS
 from ssmctl.sandbox.documents import AWS_SESSION_DOCUMENTS
 from ssmctl.sandbox.fleet import PLATFORM_DEFAULTS, GroupSpec, InstanceSpec
 from ssmctl.sandbox.fleet_iam import seed_policies
@@ -61,6 +62,10 @@ def seed(runtime: Runtime) -> Seeded:
     for region in fleet.regions:
         for name, content in AWS_SESSION_DOCUMENTS.items():
             moto_access.install_owned_document(account, region, name, content)
+        for name, (content, platforms) in AWS_COMMAND_DOCUMENTS.items():
+            moto_access.install_owned_document(
+                account, region, name, content, document_type="Command", platform_types=platforms
+            )
     ids: dict[str, dict[str, str]] = defaultdict(dict)
     for spec, instance_id in _launch(account, fleet.instances):
         _register_instance(runtime, spec, instance_id, now)

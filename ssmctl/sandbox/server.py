@@ -10,6 +10,7 @@ import shlex
 import socket
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -159,6 +160,7 @@ class Sandbox:
             self._stream_socket.close()
             self._stream_socket = None
         if self._runtime is not None:
+            self._runtime.close()
             runtime.deactivate(self._runtime)
             self._runtime = None
             moto_access.reset()
@@ -291,6 +293,10 @@ class Sandbox:
         if self._live_runtime().nodes.find(name) is not None:
             return name
         raise SandboxError(f"no fleet node named {name!r}" + (f" in {region}" if region else ""))
+
+    def workdir(self, node: str) -> Path:
+        """A node's working directory (where its commands run), by fleet name or id."""
+        return self._live_runtime().workdirs.path(self.node_id(node))
 
     def set_ping_status(self, node: str, status: str) -> None:
         """Change a node's SSM ping status now (Online, ConnectionLost or Inactive)."""

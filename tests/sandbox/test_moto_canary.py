@@ -78,6 +78,8 @@ def test_response_classes_and_the_actions_the_sandbox_adds() -> None:
         (SimpleSystemManagerResponse, "terminate_session", "ssm_sessions.py"),
         (SimpleSystemManagerResponse, "resume_session", "ssm_sessions.py"),
         (CloudTrailResponse, "lookup_events", "cloudtrail_api.py"),
+        (SimpleSystemManagerResponse, "list_command_invocations", "ssm_command_queries.py"),
+        (SimpleSystemManagerResponse, "cancel_command", "ssm_commands.py"),
         (IamResponse, "simulate_principal_policy", "iam_api.py"),
         (IamResponse, "simulate_custom_policy", "iam_api.py"),
     ]
