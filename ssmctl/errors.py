@@ -99,3 +99,13 @@ class Interrupted(SsmctlError):
     """The user interrupted ssmctl (Ctrl-C)."""
 
     exit_status = ExitStatus.INTERRUPTED
+
+
+class AuditIncomplete(AwsError):
+    """An audit source kept failing on one page: the audit stops rather than skip events."""
+
+
+class TranscriptNotFound(SsmctlError):
+    """No session transcript where the preferences, DescribeSessions or the options point."""
+
+    exit_status = ExitStatus.AWS_ERROR

@@ -20,6 +20,7 @@ from ssmctl.timespec import iso_utc
 EVENT_SOURCE = "ssm.amazonaws.com"
 SESSION_EVENTS = ("StartSession", "ResumeSession", "TerminateSession")
 DEFAULT_DOCUMENT = "SSM-SessionManagerRunShell"
+_EVENT_RANK = {name: rank for rank, name in enumerate(SESSION_EVENTS)}
 _REDACTED = "HIDDEN_DUE_TO_SECURITY_REASONS"
 # Session id = <caller-name>-<suffix>: suffix 17 lowercase hex (older) or 26 [a-z0-9].
 _SESSION_SUFFIX = re.compile(r"-([0-9a-f]{17}|[a-z0-9]{26})$")
@@ -49,10 +50,19 @@ class AuditEvent:
     access_key_id: str | None = None
     error_code: str | None = None
     error_message: str | None = None
+    raw: Mapping[str, Any] | None = dataclasses.field(default=None, compare=False, repr=False)
+    """The CloudTrail record with stream URLs and tokens hidden (`redact`), when kept."""
 
     @property
     def failed(self) -> bool:
         return self.error_code is not None
+
+    @property
+    def sort_key(self) -> tuple[dt.datetime, int, str]:
+        """Chronological order. CloudTrail times are whole seconds: within one, a session's
+        Start comes before its Resume and Terminate; the event id breaks other ties (and
+        puts duplicates next to each other)."""
+        return (self.time, _EVENT_RANK.get(self.event, 3), self.event_id or "")
 
     def to_record(self) -> dict[str, Any]:
         """Stable field names for every output format (docs/audit.md)."""
@@ -84,8 +94,11 @@ def is_session_event(record: Mapping[str, Any]) -> bool:
     return record.get("eventSource") == EVENT_SOURCE and record.get("eventName") in SESSION_EVENTS
 
 
-def normalise(record: Mapping[str, Any]) -> AuditEvent:
-    """One CloudTrail record -> AuditEvent. Raises ValueError for a non-session record."""
+def normalise(record: Mapping[str, Any], *, keep_raw: bool = False) -> AuditEvent:
+    """One CloudTrail record -> AuditEvent. Raises ValueError for a non-session record.
+
+    `keep_raw` keeps the record itself, redacted, in `AuditEvent.raw`.
+    """
     if not is_session_event(record):
         raise ValueError(
             f"not a Session Manager session event: {record.get('eventSource')}:"
@@ -116,6 +129,7 @@ def normalise(record: Mapping[str, Any]) -> AuditEvent:
         access_key_id=_text(identity.get("accessKeyId")),
         error_code=_text(record.get("errorCode")),
         error_message=_text(record.get("errorMessage")),
+        raw=redact(record) if keep_raw else None,
     )
 
 
@@ -206,4 +220,3 @@ def _text(value: Any) -> str | None:
     if value is None or value == "":
         return None
     return str(value)
-

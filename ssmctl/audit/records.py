@@ -87,4 +87,3 @@ class SessionRecord:
 
 def never_logged(document: str | None) -> bool:
     return document in UNLOGGED_DOCUMENTS
-

@@ -10,6 +10,7 @@ import dataclasses
 import functools
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ssmctl.sandbox.fleet_iam import AttachedPolicySpec, IamSpec
 
@@ -123,6 +124,18 @@ class TrailThrottle:
 
 
 @dataclasses.dataclass(frozen=True)
+class TrailDeliverySpec:
+    """A trail delivering the sandbox's CloudTrail records to an S3 bucket."""
+
+    bucket: str
+    prefix: str = ""
+    interval: float = 300.0
+    """Seconds between deliveries (AWS: about 5 minutes); 0 = only on `flush_trail()`."""
+    organization_id: str | None = None
+    """An organization trail files under AWSLogs/<o-id>/<account>/."""
+
+
+@dataclasses.dataclass(frozen=True)
 class Fleet:
     """A whole sandbox: account, regions, identities, nodes, groups and service settings."""
 
@@ -139,6 +152,11 @@ class Fleet:
     """Seconds a new session may stay Connecting before it moves to History as Failed."""
     trail_throttle: TrailThrottle | None = TrailThrottle()
     """None turns the LookupEvents throttle off."""
+    trail_delivery: TrailDeliverySpec | None = None
+    trail_history: tuple[Mapping[str, Any], ...] = ()
+    """CloudTrail records seeded into the event history at start."""
+    history_in_bucket: bool = True
+    """Also file `trail_history` in the trail bucket (when there is one)."""
     iam: IamSpec = dataclasses.field(default_factory=IamSpec)
     """Managed policies, and whether policies are enforced (fleet_iam.py)."""
     source: str = "<fleet>"

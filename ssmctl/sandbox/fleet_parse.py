@@ -33,6 +33,7 @@ from ssmctl.sandbox.fleet import (
     UserSpec,
     known_regions,
 )
+from ssmctl.sandbox.fleet_trail import TRAIL_FILE_KEYS, parse_trail_settings
 from ssmctl.sandbox.yaml_reader import AnyKey, NodeReader, ipv4, private_ipv4
 
 _IAM_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
@@ -67,7 +68,7 @@ _HYBRID_KEYS = _words(
 _GROUP_KEYS = ("name", "region", "tag_filters", "resource_types", "stack")
 _STACK_KEYS = ("name", "instances")
 _SESSION_KEYS = ("connect_timeout",)
-_TRAIL_KEYS = ("throttle", "rate", "burst")
+_TRAIL_KEYS = ("throttle", "rate", "burst", *TRAIL_FILE_KEYS)
 
 # Every key the parser accepts, for docs/sandbox.md and the test that keeps them in step.
 DOCUMENTED_KEYS = (
@@ -134,6 +135,11 @@ class _FleetParser:
             for key, (_, node) in r.mapping(top["sessions"][1], "sessions", _SESSION_KEYS).items():
                 timeout = r.number(node, f"sessions.{key}", 0.1, 86_400)
         throttle = self._throttle(top["cloudtrail"][1]) if "cloudtrail" in top else TrailThrottle()
+        delivery, history, in_bucket = (
+            parse_trail_settings(r, r.mapping(top["cloudtrail"][1], "cloudtrail", _TRAIL_KEYS))
+            if "cloudtrail" in top
+            else (None, (), True)
+        )
         return Fleet(
             account_id=self.account_id,
             regions=self.regions,
@@ -146,6 +152,9 @@ class _FleetParser:
             groups=groups,
             connect_timeout=timeout,
             trail_throttle=throttle,
+            trail_delivery=delivery,
+            trail_history=history,
+            history_in_bucket=in_bucket,
             iam=self.iam,
             source=r.source,
         )

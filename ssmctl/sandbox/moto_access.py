@@ -478,3 +478,21 @@ def resource_group(account_id: str, region: str, name_or_arn: str) -> GroupInfo 
         query_type=str(query.get("Type", "")),
         query=json.loads(query.get("Query") or "{}"),
     )
+
+
+# --- S3 (trail delivery) ---------------------------------------------------------
+
+
+def create_bucket(account_id: str, region: str, name: str) -> None:
+    """Create a bucket in the account unless it exists already."""
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends[account_id][PARTITION]
+    if name not in backend.buckets:
+        backend.create_bucket(name, region)
+
+
+def put_object(account_id: str, bucket: str, key: str, body: bytes) -> None:
+    from moto.s3.models import s3_backends
+
+    s3_backends[account_id][PARTITION].put_object(bucket, key, body)

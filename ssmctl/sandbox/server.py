@@ -9,7 +9,7 @@ import logging
 import shlex
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -19,6 +19,7 @@ from ssmctl.sandbox.fleet import (
     DEFAULT_AGENT_VERSION,
     Fleet,
     InstanceSpec,
+    TrailDeliverySpec,
     TrailThrottle,
     default_fleet,
 )
@@ -26,6 +27,7 @@ from ssmctl.sandbox.runtime import Runtime
 from ssmctl.sandbox.seed import Seeded, UserCredentials
 from ssmctl.sandbox.sessions import SessionStore
 from ssmctl.sandbox.trail import TrailStore
+from ssmctl.sandbox.trail_delivery import TrailDelivery, add_history, seed_trail, start_trail
 
 LOOPBACK = "127.0.0.1"
 # Variables that would make an AWS client use other credentials than the exported ones.
@@ -64,6 +66,7 @@ class Sandbox:
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._stream_socket: socket.socket | None = None
+        self._trail_delivery: TrailDelivery | None = None
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -138,6 +141,7 @@ class Sandbox:
 
         assert self._runtime is not None
         self._seeded = seed(self._runtime)
+        self._trail_delivery = seed_trail(self._runtime.trail, self.fleet, self._trail_delivery)
 
     def stop(self) -> None:
         """Stop serving, release the ports, wipe moto's state and unpatch moto."""
@@ -159,6 +163,9 @@ class Sandbox:
         if self._stream_socket is not None:
             self._stream_socket.close()
             self._stream_socket = None
+        if self._trail_delivery is not None:
+            self._trail_delivery.stop()
+            self._trail_delivery = None
         if self._runtime is not None:
             self._runtime.close()
             runtime.deactivate(self._runtime)
@@ -279,6 +286,32 @@ class Sandbox:
     @trail_throttle.setter
     def trail_throttle(self, throttle: TrailThrottle | None) -> None:
         self._live_runtime().set_throttle(throttle)
+
+    def deliver_trail(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        organization_id: str | None = None,
+        interval: float = 0,
+    ) -> None:
+        """Deliver CloudTrail files to `bucket` from now on, instead of the fleet's trail."""
+        spec = TrailDeliverySpec(bucket, prefix.strip("/"), interval, organization_id)
+        self._trail_delivery = start_trail(
+            self.trail, spec, self.account_id, self.region, self._trail_delivery
+        )
+
+    def flush_trail(self) -> list[str]:
+        """Deliver the queued CloudTrail records now; returns the keys written."""
+        self._live_runtime()
+        return self._trail_delivery.flush() if self._trail_delivery is not None else []
+
+    def add_history(
+        self, records: Iterable[Mapping[str, Any]], *, bucket: bool = True, lookup: bool = True
+    ) -> int:
+        """Seed past CloudTrail records: into LookupEvents (the last 90 days of them are
+        returned) and, with a trail, as trail files of their time; returns how many."""
+        return add_history(self.trail, self._trail_delivery, records, bucket=bucket, lookup=lookup)
 
     def node_id(self, name: str, region: str | None = None) -> str:
         """The id of a fleet node by name (in any region unless `region` is given).

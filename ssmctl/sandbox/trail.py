@@ -155,21 +155,29 @@ class TrailStore:
         self._subscribers: list[Callable[[TrailEvent], None]] = []
 
     def add(
-        self, record: Mapping[str, Any], resources: Iterable[tuple[str, str]] | None = None
+        self,
+        record: Mapping[str, Any],
+        resources: Iterable[tuple[str, str]] | None = None,
+        *,
+        notify: bool = True,
     ) -> TrailEvent:
-        """Store one record (ValueError if it lacks eventID/eventName/eventTime/...)."""
+        """Store one record (ValueError if it lacks eventID/eventName/eventTime/...).
+
+        `notify=False` keeps it from subscribers (history that is delivered otherwise)."""
         event = TrailEvent.from_record(record, resources)
         with self._lock:
             index = bisect.bisect(self._keys, event.sort_key)
             self._keys.insert(index, event.sort_key)
             self._events.insert(index, event)
-            subscribers = list(self._subscribers)
+            subscribers = list(self._subscribers) if notify else []
         for callback in subscribers:
             callback(event)
         return event
 
-    def add_many(self, records: Iterable[Mapping[str, Any]]) -> list[TrailEvent]:
-        return [self.add(record) for record in records]
+    def add_many(
+        self, records: Iterable[Mapping[str, Any]], *, notify: bool = True
+    ) -> list[TrailEvent]:
+        return [self.add(record, notify=notify) for record in records]
 
     def subscribe(self, callback: Callable[[TrailEvent], None]) -> None:
         """Call `callback(event)` for every event added from now on."""
