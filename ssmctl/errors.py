@@ -22,6 +22,10 @@ class ExitStatus(enum.IntEnum):
     USAGE = 2
     TARGET = 3
     PLUGIN = 4
+    RUN_FAILED = 7
+    """`run`: the command failed, timed out or was cancelled on at least one instance."""
+    RUN_INCOMPLETE = 8
+    """`run`: it succeeded wherever it ran, but some targets were skipped or not reached."""
     INTERRUPTED = 130
 
 

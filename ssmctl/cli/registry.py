@@ -8,6 +8,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "instances": ("ssmctl.cli.instances", "instances", "List and resolve instances."),
     "sessions": ("ssmctl.cli.sessions", "sessions", "List and terminate sessions."),
     "sandbox": ("ssmctl.cli.sandbox", "sandbox", "Run a local emulated Session Manager region."),
+    "run": ("ssmctl.cli.run", "run", "Run a shell command on many instances (Run Command)."),
 }
 
 EXIT_CODES = (
@@ -16,6 +17,8 @@ EXIT_CODES = (
     (2, "usage or config error"),
     (3, "target not found, ambiguous, or not online in SSM"),
     (4, "session-manager-plugin missing, too old, or failed to start"),
+    (7, "run: the command failed, timed out or was cancelled on some instance"),
+    (8, "run: it succeeded where it ran, but some targets were skipped or unreached"),
     (130, "interrupted"),
 )
 
