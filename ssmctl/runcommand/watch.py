@@ -4,7 +4,7 @@ Polling costs one ListCommandInvocations per command in flight (paged, without D
 and one GetCommandInvocation per instance, once, when it has ended (for its stdout and
 stderr apart, 24,000 characters each): never one call per instance per poll. The poll
 interval starts at 0.2 s and grows to 5 s while nothing changes; throttling errors are
-retried with exponential backoff on top of botocore's own retries.
+retried with exponential backoff on top of botocore's own retries (calls.py).
 
 Limits across several SendCommand calls (more than 50 instances, or mixed platforms):
 an absolute --max-concurrency also holds back the next call until the instances in
@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import datetime as dt
 import math
-import random
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from ssmctl.aws import error_code
 from ssmctl.models import Instance
+from ssmctl.runcommand.calls import patient_call, timestamp
 from ssmctl.runcommand.options import RunOptions
 from ssmctl.runcommand.plan import Plan, Send
 from ssmctl.runcommand.results import (
@@ -40,14 +39,10 @@ TERMINAL = frozenset({"Success", "Failed", "TimedOut", "Cancelled"})
 WAITING = frozenset({"Pending", "Delayed"})
 ERRORS = frozenset({"Failed", "ExecutionTimedOut"})
 """StatusDetails that count against MaxErrors."""
-THROTTLED = frozenset(
-    {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
-)
 DEFAULT_CONCURRENCY = 50  # AWS's MaxConcurrency when none is given
 DELIVERY_GRACE = 30  # seconds on top of the execution timeouts, for delivery
 MAX_DELIVERY_TIMEOUT = 2_592_000
 POLL_FIRST, POLL_MAX, POLL_GROWTH = 0.2, 5.0, 1.5
-THROTTLE_RETRIES, THROTTLE_CAP = 6, 20.0
 
 
 @dataclasses.dataclass
@@ -306,8 +301,8 @@ class Watch:
             command_id=flight.command_id,
             document=flight.send.document,
             exit_code=None if code is None or int(code) == -1 else int(code),
-            start=_timestamp(found.get("ExecutionStartDateTime")),
-            end=_timestamp(found.get("ExecutionEndDateTime")),
+            start=timestamp(found.get("ExecutionStartDateTime")),
+            end=timestamp(found.get("ExecutionEndDateTime")),
             stdout=str(found.get("StandardOutputContent") or ""),
             stderr=str(found.get("StandardErrorContent") or ""),
         )
@@ -388,25 +383,4 @@ class Watch:
             self._notice(f"could not cancel command {command_id}: {error_code(exc)}")
 
     def _call(self, method: Callable[..., Any], **kwargs: Any) -> Any:
-        """An API call that waits out throttling (after botocore's own retries)."""
-        import botocore.exceptions
-
-        for attempt in range(THROTTLE_RETRIES + 1):
-            try:
-                return method(**kwargs)
-            except botocore.exceptions.ClientError as exc:
-                if error_code(exc) not in THROTTLED or attempt == THROTTLE_RETRIES:
-                    raise
-                self._sleep(min(THROTTLE_CAP, 2.0**attempt) * (0.5 + random.random() / 2))  # noqa: S311
-        raise AssertionError("unreachable")
-
-
-def _timestamp(value: object) -> dt.datetime | None:
-    """GetCommandInvocation's date strings (`2024-05-01T10:00:00.123Z`)."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+        return patient_call(self._sleep, method, **kwargs)
