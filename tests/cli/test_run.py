@@ -311,3 +311,35 @@ def test_nothing_matches(cli: RunCli, env: Any) -> None:
     result = cli("run", "nothing-*", "--", "true", env=env)
     assert result.exit_code == 3
     assert "no instance matches nothing-*" in result.stderr
+
+
+def test_truncated_output_is_said_so(cli: RunCli, env: Any) -> None:
+    script = "head -c 30000 /dev/zero | tr '\\000' a"
+    table = cli("run", "node-43", "-o", "table", "--", script, env=env)
+    assert table.exit_code == 0, table.stderr
+    assert "node-43 ! [stdout truncated: AWS returns only the first 24,000 characters]" in (
+        table.stderr.splitlines()
+    )
+    assert table.stdout == "node-43 | " + "a" * 24_000 + "\n"
+    (record,) = json.loads(cli("run", "node-43", "-o", "json", "--", script, env=env).stdout)
+    assert (record["stdout_truncated"], record["stderr_truncated"]) == (True, False)
+
+
+def test_max_concurrency_holds_across_several_calls(cli: RunCli, env: Any) -> None:
+    # 60 instances by Name glob: two calls (50 + 10); never more than 10 running at once.
+    script = "s=$(date +%s%N); sleep 0.05; echo $s $(date +%s%N)"
+    result = cli(
+        "run", "bulk-*", "--max-concurrency", "10", "--debug", "-o", "jsonl", "--", script,
+        env=env,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    spans = [
+        tuple(map(int, json.loads(line)["stdout"].split())) for line in result.stdout.splitlines()
+    ]
+    assert len(spans) == 60 and result.stderr.count("ssm.SendCommand") == 2
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    assert peak <= 10

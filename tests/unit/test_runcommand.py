@@ -203,3 +203,46 @@ def test_throttling_gives_up_in_the_end_and_other_errors_at_once() -> None:
     with pytest.raises(botocore.exceptions.ClientError):
         patient_call(pauses.append, denied)
     assert pauses == []
+
+
+class NeverEnding:
+    """An SSM client whose invocations never end (the wait limit's case)."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.cancelled: list[dict[str, Any]] = []
+
+    def send_command(self, **request: Any) -> dict[str, Any]:
+        self.sent.append(request)
+        return {"Command": {"CommandId": f"c-{len(self.sent)}"}}
+
+    def list_command_invocations(self, **request: Any) -> dict[str, Any]:
+        ids = self.sent[int(request["CommandId"][2:]) - 1]["InstanceIds"]
+        return {"CommandInvocations": [{"InstanceId": i, "Status": "InProgress"} for i in ids]}
+
+    def cancel_command(self, **request: Any) -> dict[str, Any]:
+        self.cancelled.append(request)
+        return {}
+
+
+def test_the_wait_limit_cancels_and_reports_timed_out() -> None:
+    from ssmctl.runcommand.watch import Watch
+
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    ssm = NeverEnding()
+    plan = make_plan("us-east-1", [instance(1), instance(2)])
+    watch = Watch(ssm, plan, run_options("sleep 99", timeout=5), sleep=sleep, clock=lambda: now[0])
+    results = list(watch.results())
+    assert 35 <= now[0] < 41  # one wave of 5 s, plus 30 s for delivery
+    (request,) = ssm.sent
+    assert request["Parameters"] == {"commands": ["sleep 99"], "executionTimeout": ["5"]}
+    assert request["TimeoutSeconds"] == 35
+    assert ssm.cancelled == [{"CommandId": "c-1"}]
+    assert {(r.status, r.status_details, r.command_id) for r in results} == {
+        ("TimedOut", "WaitLimitExceeded", "c-1")
+    }
+    assert len(results) == 2
