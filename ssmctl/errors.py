@@ -22,6 +22,8 @@ class ExitStatus(enum.IntEnum):
     USAGE = 2
     TARGET = 3
     PLUGIN = 4
+    CHECK_FAILED = 6
+    """`access check`: access denied; `doctor`: a check failed (the verdict, not an error)."""
     RUN_FAILED = 7
     """`run`: the command failed, timed out or was cancelled on at least one instance."""
     RUN_INCOMPLETE = 8
@@ -50,6 +52,10 @@ class UsageError(SsmctlError):
 
 class ConfigError(UsageError):
     """The config file (or an AWS profile) is unreadable or invalid."""
+
+
+class InvalidPolicy(UsageError):
+    """An IAM policy document is malformed or too large (`ssmctl access`)."""
 
 
 class AwsError(SsmctlError):

@@ -8,6 +8,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "instances": ("ssmctl.cli.instances", "instances", "List and resolve instances."),
     "sessions": ("ssmctl.cli.sessions", "sessions", "List and terminate sessions."),
     "sandbox": ("ssmctl.cli.sandbox", "sandbox", "Run a local emulated Session Manager region."),
+    "access": ("ssmctl.cli.access", "access", "Least-privilege IAM policies and access checks."),
+    "doctor": ("ssmctl.cli.doctor", "doctor", "Check that sessions can start, and why not."),
     "run": ("ssmctl.cli.run", "run", "Run a shell command on many instances (Run Command)."),
 }
 
@@ -17,6 +19,7 @@ EXIT_CODES = (
     (2, "usage or config error"),
     (3, "target not found, ambiguous, or not online in SSM"),
     (4, "session-manager-plugin missing, too old, or failed to start"),
+    (6, "check failed: access check found access denied, or doctor a FAIL"),
     (7, "run: the command failed, timed out or was cancelled on some instance"),
     (8, "run: it succeeded where it ran, but some targets were skipped or unreached"),
     (130, "interrupted"),
