@@ -127,4 +127,3 @@ class SessionInfo:
             "output_cloudwatch": self.output_cloudwatch,
             "region": self.region,
         }
-
