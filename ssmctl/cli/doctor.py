@@ -8,7 +8,7 @@ from ssmctl.cli.context import App
 from ssmctl.cli.options import common_options, target_options
 from ssmctl.cli.registry import exit_codes_epilog
 from ssmctl.cli.targeting import target_spec
-from ssmctl.errors import ExitStatus
+from ssmctl.errors import ExitStatus, UsageError
 from ssmctl.output import Column
 
 _STYLES = {"OK": "green", "WARN": "yellow", "FAIL": "red", "SKIP": "dim"}
@@ -55,8 +55,11 @@ def doctor(
     Independent checks run at once; SKIP means a check it needs failed. Exits 6 when
     any check FAILs, else 0.
     """
+    from ssmctl.access.arns import principal_kind
     from ssmctl.doctor import FAIL, DoctorContext, run_doctor
 
+    if principal and principal_kind(principal) not in ("user", "role", "group", "assumed-role"):
+        raise UsageError(f"--principal {principal!r} is not an IAM user, role or group ARN")
     spec = None
     if target is not None or tags or group:
         spec, _ = target_spec(app, target, tags, group)

@@ -238,3 +238,8 @@ def test_a_principal_who_may_not_start_sessions_fails(cli: RunCli, doctor_sandbo
     assert access["verdict"] == "FAIL"
     assert access["reason"].startswith(f"{nobody} may not start a session on ")
     assert "instance: no statement allows ssm:StartSession" in access["reason"]
+
+
+def test_a_bad_principal_is_a_usage_error(cli: RunCli, doctor_sandbox: Doctor) -> None:
+    result = cli("doctor", "web-1", "--principal", "ops", env=doctor_sandbox.env())
+    assert result.exit_code == 2 and "is not an IAM user, role or group ARN" in result.stderr
