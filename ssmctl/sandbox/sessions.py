@@ -3,7 +3,8 @@
 Tokens are kept only as SHA-256 digests and are one-time: the data channel checks and
 consumes them with `consume_token`. A session nobody connects to within the connect
 timeout moves to History as Failed; that is evaluated whenever the store is read, so no
-background thread is needed.
+background thread is needed. History is final: once a session has ended, its status, end
+and `end_reason` no longer change (only its Details and OutputUrl may).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import secrets
 import string
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 ACTIVE_STATUSES = ("Connected", "Connecting", "Disconnected", "Terminating")
 HISTORY_STATUSES = ("Terminated", "Failed")
@@ -71,6 +73,11 @@ class SessionRecord:
     """Still Connecting after this moment -> Failed."""
     stream_url: str = ""
     token_digest: str | None = dataclasses.field(default=None, repr=False)
+    preferences: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+    """The preferences `inputs` resolved at StartSession (logging, timeouts, shell profile)."""
+    end_reason: str | None = None
+    """Why it ended: exit, terminated, client_terminated, idle_timeout, max_duration,
+    connect_timeout or failed (the data channel says more in Details)."""
 
     @property
     def active(self) -> bool:
@@ -106,6 +113,12 @@ class SessionStore:
         self._clock = clock
         self._lock = threading.Lock()
         self._sessions: dict[str, SessionRecord] = {}
+        self._on_terminate: list[Callable[[SessionRecord], None]] = []
+
+    def subscribe_terminate(self, callback: Callable[[SessionRecord], None]) -> None:
+        """Call `callback(record)` (outside the lock) whenever terminate() ends a session."""
+        with self._lock:
+            self._on_terminate.append(callback)
 
     def create(
         self,
@@ -121,6 +134,7 @@ class SessionStore:
         stream_url: Callable[[str], str],
         output_url: Callable[[str], Mapping[str, str] | None] | None = None,
         max_session_duration: str | None = None,
+        preferences: Mapping[str, Any] | None = None,
     ) -> tuple[SessionRecord, str]:
         """Start a session in Connecting; returns it and its one-time token."""
         now = self._clock()
@@ -144,6 +158,7 @@ class SessionStore:
                 connect_deadline=now + dt.timedelta(seconds=self.connect_timeout),
                 stream_url=stream_url(session_id),
                 token_digest=_digest(token),
+                preferences=dict(preferences or {}),
             )
             self._sessions[session_id] = record
             return dataclasses.replace(record), token
@@ -164,9 +179,15 @@ class SessionStore:
         with self._lock:
             self._expire(now)
             record = self._lookup(account_id, region, session_id)
-            if record is not None and record.active:
+            ended = record is not None and record.active
+            if record is not None and ended:
                 record.status, record.end, record.token_digest = "Terminated", now, None
-            return _copy(record)
+                record.end_reason = "terminated"
+            snapshot, listeners = _copy(record), list(self._on_terminate)
+        if ended and snapshot is not None:
+            for callback in listeners:
+                callback(dataclasses.replace(snapshot))
+        return snapshot
 
     def resume(
         self, account_id: str, region: str, session_id: str
@@ -193,22 +214,39 @@ class SessionStore:
             record.token_digest = None
             return dataclasses.replace(record)
 
-    def set_status(self, session_id: str, status: str, details: str | None = None) -> SessionRecord:
-        """Move a session on (the data channel: Connected, Disconnected, Terminated, Failed)."""
+    def set_status(
+        self,
+        session_id: str,
+        status: str,
+        details: str | None = None,
+        *,
+        end_reason: str | None = None,
+    ) -> SessionRecord:
+        """Move a session on (the data channel: Connected, Disconnected, Terminated, Failed).
+
+        An ended session keeps its status, end and end_reason (only `details` changes).
+        """
         if status not in ACTIVE_STATUSES + HISTORY_STATUSES:
             raise ValueError(f"unknown session status {status!r}")
         now = self._clock()
         with self._lock:
             self._expire(now)
             record = self._sessions[session_id]
-            record.status = status
-            if status != "Connecting":
-                record.connect_deadline = None
-            if status in HISTORY_STATUSES:
-                record.end, record.token_digest = record.end or now, None
+            if record.active:
+                record.status = status
+                if status != "Connecting":
+                    record.connect_deadline = None
+                if status in HISTORY_STATUSES:
+                    record.end, record.token_digest = record.end or now, None
+                    record.end_reason = end_reason
             if details is not None:
                 record.details = details
             return dataclasses.replace(record)
+
+    def set_output_url(self, session_id: str, output_url: Mapping[str, str] | None) -> None:
+        """Say where the session's transcript went (DescribeSessions' OutputUrl)."""
+        with self._lock:
+            self._sessions[session_id].output_url = dict(output_url) if output_url else None
 
     def list(self, account_id: str, region: str, state: str) -> list[SessionRecord]:
         """Active sessions, or History (ended within 30 days); newest first."""
@@ -241,4 +279,4 @@ class SessionStore:
             deadline = record.connect_deadline
             if record.status == "Connecting" and deadline is not None and deadline <= now:
                 record.status, record.end, record.token_digest = "Failed", deadline, None
-                record.connect_deadline = None
+                record.connect_deadline, record.end_reason = None, "connect_timeout"

@@ -210,6 +210,7 @@ def _start(ctx: CallContext, runtime: Runtime) -> Outcome:
         max_session_duration=str(inputs["maxSessionDuration"])
         if inputs.get("maxSessionDuration")
         else None,
+        preferences=inputs,
     )
     body = {"SessionId": record.session_id, "TokenValue": token, "StreamUrl": record.stream_url}
     elements = {
