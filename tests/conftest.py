@@ -21,6 +21,9 @@ def _hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
     """No user config, colour, plugin or AWS profile from the machine running the tests."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    # Never ask an instance metadata service for credentials (slow, and not hermetic).
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     for name in list(os.environ):
         if name.startswith("SSMCTL_") or name in ("NO_COLOR", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
             monkeypatch.delenv(name)

@@ -150,6 +150,11 @@ class Fleet:
     groups: tuple[GroupSpec, ...] = ()
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     """Seconds a new session may stay Connecting before it moves to History as Failed."""
+    session_time_scale: float = 1.0
+    """How fast the data channel's idle and duration clocks run: seconds per AWS second
+    (1/60 makes the preferences' minutes last seconds, for tests)."""
+    session_preferences: Mapping[str, Any] | None = None
+    """The `inputs` of the SSM-SessionManagerRunShell document seeded in every region."""
     trail_throttle: TrailThrottle | None = TrailThrottle()
     """None turns the LookupEvents throttle off."""
     trail_delivery: TrailDeliverySpec | None = None

@@ -33,6 +33,8 @@ from ssmctl.sandbox.fleet import (
     UserSpec,
     known_regions,
 )
+from ssmctl.sandbox.fleet_prefs import DOCUMENTED_KEYS as PREFERENCE_KEYS
+from ssmctl.sandbox.fleet_prefs import parse_session_preferences
 from ssmctl.sandbox.fleet_trail import TRAIL_FILE_KEYS, parse_trail_settings
 from ssmctl.sandbox.yaml_reader import AnyKey, NodeReader, ipv4, private_ipv4
 
@@ -53,7 +55,7 @@ def _words(text: str) -> tuple[str, ...]:
 # The closed key set of each mapping (an unknown key is an error: typos never pass).
 _TOP_KEYS = _words(
     "account_id regions default_region users roles instances hybrid_nodes resource_groups"
-    " sessions cloudtrail iam"
+    " sessions session_preferences cloudtrail iam"
 )
 _USER_KEYS = ("name", "default", "expired", "policies")
 _ROLE_KEYS = ("name", "policies")
@@ -67,7 +69,7 @@ _HYBRID_KEYS = _words(
 )
 _GROUP_KEYS = ("name", "region", "tag_filters", "resource_types", "stack")
 _STACK_KEYS = ("name", "instances")
-_SESSION_KEYS = ("connect_timeout",)
+_SESSION_KEYS = ("connect_timeout", "time_scale")
 _TRAIL_KEYS = ("throttle", "rate", "burst", *TRAIL_FILE_KEYS)
 
 # Every key the parser accepts, for docs/sandbox.md and the test that keeps them in step.
@@ -81,6 +83,7 @@ DOCUMENTED_KEYS = (
     *(f"resource_groups[].stack.{k}" for k in _STACK_KEYS),
     *(f"sessions.{k}" for k in _SESSION_KEYS),
     *(f"cloudtrail.{k}" for k in _TRAIL_KEYS),
+    *PREFERENCE_KEYS,
     *fleet_iam.DOCUMENTED_KEYS,
 )
 
@@ -130,10 +133,17 @@ class _FleetParser:
         instances = self._instances(top["instances"][1], "instances") if "instances" in top else ()
         hybrid = self._hybrid_nodes(top["hybrid_nodes"][1]) if "hybrid_nodes" in top else ()
         groups = self._groups(top["resource_groups"][1]) if "resource_groups" in top else ()
-        timeout = DEFAULT_CONNECT_TIMEOUT
+        timeout, time_scale = DEFAULT_CONNECT_TIMEOUT, 1.0
         if "sessions" in top:
-            for key, (_, node) in r.mapping(top["sessions"][1], "sessions", _SESSION_KEYS).items():
-                timeout = r.number(node, f"sessions.{key}", 0.1, 86_400)
+            settings = r.mapping(top["sessions"][1], "sessions", _SESSION_KEYS)
+            if "connect_timeout" in settings:
+                node = settings["connect_timeout"][1]
+                timeout = r.number(node, "sessions.connect_timeout", 0.1, 86_400)
+            if "time_scale" in settings:
+                time_scale = r.number(settings["time_scale"][1], "sessions.time_scale", 0.001, 1)
+        preferences = None
+        if "session_preferences" in top:
+            preferences = parse_session_preferences(r, top["session_preferences"][1])
         throttle = self._throttle(top["cloudtrail"][1]) if "cloudtrail" in top else TrailThrottle()
         delivery, history, in_bucket = (
             parse_trail_settings(r, r.mapping(top["cloudtrail"][1], "cloudtrail", _TRAIL_KEYS))
@@ -151,6 +161,8 @@ class _FleetParser:
             hybrid_nodes=hybrid,
             groups=groups,
             connect_timeout=timeout,
+            session_time_scale=time_scale,
+            session_preferences=preferences,
             trail_throttle=throttle,
             trail_delivery=delivery,
             trail_history=history,

@@ -15,6 +15,7 @@ from ssmctl.sandbox.command_documents import AWS_COMMAND_DOCUMENTS
 from ssmctl.sandbox.documents import AWS_SESSION_DOCUMENTS
 from ssmctl.sandbox.fleet import PLATFORM_DEFAULTS, GroupSpec, InstanceSpec
 from ssmctl.sandbox.fleet_iam import seed_policies
+from ssmctl.sandbox.fleet_prefs import seed_session_preferences
 from ssmctl.sandbox.nodes import EC2_INSTANCE, MANAGED_INSTANCE, Registration
 from ssmctl.sandbox.runtime import Runtime
 
@@ -58,6 +59,10 @@ def seed(runtime: Runtime) -> Seeded:
         key, secret = moto_access.create_access_key(account, user.name)
         users[user.name] = UserCredentials(user.name, arn, key, secret, user.expired)
     roles = {role.name: moto_access.create_role(account, role.name) for role in fleet.roles}
+    if fleet.session_preferences is not None:
+        seed_session_preferences(
+            account, fleet.regions, fleet.default_region, fleet.session_preferences
+        )
     seed_policies(fleet)
     for region in fleet.regions:
         for name, content in AWS_SESSION_DOCUMENTS.items():

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ssmctl.sandbox.errors import SandboxError
 from ssmctl.sandbox.fleet import (
@@ -28,6 +28,9 @@ from ssmctl.sandbox.seed import Seeded, UserCredentials
 from ssmctl.sandbox.sessions import SessionStore
 from ssmctl.sandbox.trail import TrailStore
 from ssmctl.sandbox.trail_delivery import TrailDelivery, add_history, seed_trail, start_trail
+
+if TYPE_CHECKING:
+    from ssmctl.sandbox.agent.server import DataChannelServer
 
 LOOPBACK = "127.0.0.1"
 # Variables that would make an AWS client use other credentials than the exported ones.
@@ -66,6 +69,7 @@ class Sandbox:
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._stream_socket: socket.socket | None = None
+        self._agent: DataChannelServer | None = None
         self._trail_delivery: TrailDelivery | None = None
 
     # --- life cycle ----------------------------------------------------------------------
@@ -115,6 +119,13 @@ class Sandbox:
                 request_handler=_quiet_handler(),
                 fd=listener.fileno(),
             )
+        from ssmctl.sandbox.agent.server import DataChannelServer
+
+        assert self._runtime is not None
+        assert self._stream_socket is not None
+        self._agent = DataChannelServer(
+            self._runtime, self._stream_socket, time_scale=self.fleet.session_time_scale
+        ).start()
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="ssmctl-sandbox", daemon=True
         )
@@ -153,6 +164,9 @@ class Sandbox:
     def _teardown(self) -> None:
         from ssmctl.sandbox import moto_access, patches, runtime
 
+        if self._agent is not None:
+            self._agent.stop()  # ends every session and kills its processes
+            self._agent = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -207,6 +221,8 @@ class Sandbox:
         from ssmctl.sandbox import moto_access
 
         runtime = self._live_runtime()
+        if self._agent is not None:
+            self._agent.end_all("The sandbox was seeded again.")
         moto_access.reset()
         runtime.reset()
         self._seed()
@@ -235,8 +251,15 @@ class Sandbox:
 
     @property
     def stream_port(self) -> int:
-        """The loopback port StreamUrls point at (reserved: bound, not yet listening)."""
+        """The loopback port StreamUrls point at (the data channel)."""
         return self._live_runtime().stream_port
+
+    @property
+    def agent(self) -> DataChannelServer:
+        """The data channel: `time_scale`, `drop_socket(id)`, `wait_ended(id)`, `active()`."""
+        self._live_runtime()
+        assert self._agent is not None
+        return self._agent
 
     @property
     def region(self) -> str:
@@ -417,8 +440,8 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def _reserve_port(host: str) -> socket.socket:
-    """Bind (without listening) a loopback port for the data channel to come: until then a
-    connection to a StreamUrl is refused instead of reaching whatever took the port."""
+    """Bind a loopback port for the data channel before moto is seeded (StreamUrls name
+    it); its server starts listening on it once the sandbox is ready."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind((host, 0))
     return sock
