@@ -105,7 +105,8 @@ def _yaml(records: Iterable[Mapping[str, Any]], out: IO[str]) -> int:
     return count
 
 
-def _csv_value(value: Any) -> str:
+def csv_cell(value: Any) -> str:
+    """One CSV cell: nested values as compact JSON, booleans as true/false, all inert."""
     if value is None:
         return ""
     if isinstance(value, (Mapping, list, tuple)):
@@ -122,7 +123,7 @@ def _csv(records: Iterable[Mapping[str, Any]], out: IO[str]) -> int:
         if writer is None:
             writer = csv.DictWriter(out, fieldnames=list(record), lineterminator="\n")
             writer.writeheader()
-        writer.writerow({k: _csv_value(v) for k, v in record.items()})
+        writer.writerow({k: csv_cell(v) for k, v in record.items()})
         count += 1
     return count
 

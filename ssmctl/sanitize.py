@@ -33,6 +33,27 @@ def terminal_safe(value: object) -> str:
     return _UNSAFE.sub(_escape, text)
 
 
+# Terminal escape sequences: CSI (also the 8-bit form), OSC, character-set designations,
+# and the other two-byte escapes.
+_SEQUENCE = re.compile(
+    "\x1b\\[[0-?]*[ -/]*[@-~]|\x9b[0-?]*[ -/]*[@-~]"
+    "|\x1b\\][^\x07\x1b]*(?:\x07|\x1b\\\\)"
+    "|\x1b[()*+][0-~]|\x1b[@-Z\\\\-_=>78]"
+)
+# In a transcript newline and tab are text; every other character _UNSAFE lists is escaped.
+_UNSAFE_IN_TRANSCRIPT = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
+)
+
+
+def transcript_safe(text: str) -> str:
+    """A session transcript fit for a terminal: escape sequences (colours, cursor moves,
+    titles) removed, CRLF read as a newline, every other control character shown as an
+    escape. Newlines and tabs stay: it is text to read, not a table cell."""
+    text = _SEQUENCE.sub("", text).replace("\r\n", "\n")
+    return _UNSAFE_IN_TRANSCRIPT.sub(_escape, text)
+
+
 def csv_safe(value: object) -> str:
     """A CSV cell that no spreadsheet evaluates and no terminal interprets."""
     text = terminal_safe(value)
@@ -48,4 +69,6 @@ def json_dumps(value: Any, *, indent: int | None = None) -> str:
     raw with ensure_ascii=False, so they are escaped here as \\uXXXX.
     """
     text = json.dumps(value, ensure_ascii=False, indent=indent, default=str)
+    if text.isascii() and "\x7f" not in text:
+        return text  # the common case, and big exports write many records: skip the scan
     return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)

@@ -64,6 +64,18 @@ class AuditEvent:
         puts duplicates next to each other)."""
         return (self.time, _EVENT_RANK.get(self.event, 3), self.event_id or "")
 
+    def packed(self) -> tuple[Any, ...]:
+        """The fields as a tuple (cheap to pickle); `AuditEvent.unpacked` reverses it."""
+        return tuple(self.__dict__.values())
+
+    @classmethod
+    def unpacked(cls, values: tuple[Any, ...]) -> AuditEvent:
+        # What packed() wrote, already checked: skip the frozen __init__ (the hot path of
+        # sorting big exports through temporary files).
+        event = object.__new__(cls)
+        event.__dict__.update(zip(_FIELD_NAMES, values, strict=True))
+        return event
+
     def to_record(self) -> dict[str, Any]:
         """Stable field names for every output format (docs/audit.md)."""
         return {
@@ -90,6 +102,9 @@ class AuditEvent:
         }
 
 
+_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(AuditEvent))
+
+
 def is_session_event(record: Mapping[str, Any]) -> bool:
     return record.get("eventSource") == EVENT_SOURCE and record.get("eventName") in SESSION_EVENTS
 
@@ -108,29 +123,36 @@ def normalise(record: Mapping[str, Any], *, keep_raw: bool = False) -> AuditEven
     request = record.get("requestParameters") or {}
     response = record.get("responseElements") or {}
     session_id = response.get("sessionId") or request.get("sessionId")
-    return AuditEvent(
-        time=parse_time(str(record.get("eventTime", ""))),
-        event=str(record["eventName"]),
-        region=str(record.get("awsRegion", "")),
-        account=str(record.get("recipientAccountId") or identity.get("accountId") or ""),
-        session_id=str(session_id) if session_id else None,
-        target=_text(request.get("target")),
-        user_arn=str(identity.get("arn") or ""),
-        user_type=str(identity.get("type") or ""),
-        user_name=user_name(identity),
-        mfa=_mfa(identity),
-        source_ip=_text(record.get("sourceIPAddress")),
-        user_agent=_text(record.get("userAgent")),
-        document=_text(request.get("documentName")),
-        parameters=_parameters(request.get("parameters")),
-        reason=_text(request.get("reason")),
-        event_id=_text(record.get("eventID")),
-        request_id=_text(record.get("requestID")),
-        access_key_id=_text(identity.get("accessKeyId")),
-        error_code=_text(record.get("errorCode")),
-        error_message=_text(record.get("errorMessage")),
-        raw=redact(record) if keep_raw else None,
+    # Every field, in order: built without the frozen __init__ (11 us of the ~30 a record
+    # costs, which counts when an export reads 100,000 of them).
+    return _assemble(
+        parse_time(str(record.get("eventTime", ""))),
+        str(record["eventName"]),
+        str(record.get("awsRegion", "")),
+        str(record.get("recipientAccountId") or identity.get("accountId") or ""),
+        str(session_id) if session_id else None,
+        _text(request.get("target")),
+        str(identity.get("arn") or ""),
+        str(identity.get("type") or ""),
+        user_name(identity),
+        _mfa(identity),
+        _text(record.get("sourceIPAddress")),
+        _text(record.get("userAgent")),
+        _text(request.get("documentName")),
+        _parameters(request.get("parameters")),
+        _text(request.get("reason")),
+        _text(record.get("eventID")),
+        _text(record.get("requestID")),
+        _text(identity.get("accessKeyId")),
+        _text(record.get("errorCode")),
+        _text(record.get("errorMessage")),
+        redact(record) if keep_raw else None,
     )
+
+
+def _assemble(*values: Any) -> AuditEvent:
+    """An AuditEvent from all its field values in order (see `AuditEvent.unpacked`)."""
+    return AuditEvent.unpacked(values)
 
 
 def user_name(identity: Mapping[str, Any]) -> str:
@@ -205,7 +227,7 @@ def _mfa(identity: Mapping[str, Any]) -> bool | None:
 
 
 def _parameters(value: Any) -> dict[str, list[str]]:
-    if not isinstance(value, Mapping):
+    if not value or not isinstance(value, Mapping):
         return {}
     out: dict[str, list[str]] = {}
     for key, items in value.items():

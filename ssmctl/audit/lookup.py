@@ -26,7 +26,7 @@ from typing import Any
 from ssmctl.audit.events import AuditEvent, is_session_event, normalise
 from ssmctl.audit.pacing import Pacer, RetryPolicy, call_paced
 from ssmctl.audit.query import EventFilter, EventQuery, lookup_attributes
-from ssmctl.audit.spill import DEFAULT_CHUNK, ChronoSorter, dedupe_sorted, merge_threads
+from ssmctl.audit.spill import DEFAULT_CHUNK, dedupe_sorted, event_sorter, merge_threads
 
 LOOKUP_DAYS = 90
 PAGE_SIZE = 50
@@ -102,7 +102,7 @@ def lookup_events(
     size = windows.initial
     while start <= end:
         window_end = min(start + size - _SECOND, end)
-        sorter: ChronoSorter[AuditEvent] = ChronoSorter(lambda e: e.sort_key, chunk=chunk)
+        sorter = event_sorter(chunk)
         seen = 0
         for key, value in attributes:
             for record in _records(

@@ -39,15 +39,21 @@ class SessionRecord:
     end: dt.datetime | None = None
     status: str | None = None
     ended_by: str | None = None
-    """exit, terminated, idle timeout, maximum duration, failed; None while active."""
+    """exit, client, terminated, idle timeout, maximum duration, failed or unknown; None
+    while the session runs (docs/audit.md, "How it ended")."""
     terminated_by: str | None = None
-    """ARN of whoever called TerminateSession, when someone did."""
+    """ARN of whoever called TerminateSession, when that call ended the session."""
+    end_details: str | None = None
+    """DescribeSessions' Details, or what an ending was inferred from."""
     resumes: int = 0
     transcript: str | None = None
     """Where the transcript is: s3://bucket/key or cloudwatch://group/stream."""
     transcript_bytes: int | None = None
     logged: bool | None = None
-    """False for sessions the agent never logs (port forwarding, SSH)."""
+    """Whether there is a transcript: False for sessions the agent never logs (port
+    forwarding, SSH) and when none was found; None when not looked up."""
+    log_note: str | None = None
+    """Why there is no transcript, or why it is not there yet."""
 
     @property
     def duration(self) -> dt.timedelta | None:
@@ -76,10 +82,12 @@ class SessionRecord:
             "status": self.status,
             "ended_by": self.ended_by,
             "terminated_by": self.terminated_by,
+            "end_details": self.end_details,
             "resumes": self.resumes,
             "transcript": self.transcript,
             "transcript_bytes": self.transcript_bytes,
             "logged": self.logged,
+            "log_note": self.log_note,
             "region": self.region,
             "account": self.account,
         }

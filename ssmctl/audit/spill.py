@@ -16,23 +16,44 @@ import pickle
 import queue
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any, Generic, TypeVar
+
+from ssmctl.audit.events import AuditEvent
 
 T = TypeVar("T")
 K = TypeVar("K")
 
 DEFAULT_CHUNK = 2000
+_BATCH = 64
+"""Items pickled together: one pickle call per batch, not per item. Merging holds one
+batch per run in memory."""
+MAX_RUNS = 16
+"""Runs merged at once: beyond this many, the runs so far are merged into one first, so
+memory stays bounded however many items there are."""
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
 class ChronoSorter(Generic[T]):
-    """Collect items with `add`, then `drain()` them sorted by `key` (stable)."""
+    """Collect items with `add`, then `drain()` them sorted by `key` (stable).
 
-    def __init__(self, key: Callable[[T], Any], *, chunk: int = DEFAULT_CHUNK) -> None:
+    `pack` / `unpack` turn an item into something cheaper to pickle (a tuple) and back.
+    """
+
+    def __init__(
+        self,
+        key: Callable[[T], Any],
+        *,
+        chunk: int = DEFAULT_CHUNK,
+        pack: Callable[[T], Any] | None = None,
+        unpack: Callable[[Any], T] | None = None,
+    ) -> None:
         if chunk < 1:
             raise ValueError("chunk must be at least 1")
         self._key = key
         self._chunk = chunk
+        self._pack = pack
+        self._unpack = unpack
         self._buffer: list[T] = []
         self._runs: list[IO[bytes]] = []
         self.count = 0
@@ -50,15 +71,33 @@ class ChronoSorter(Generic[T]):
 
     def _spill(self) -> None:
         self._buffer.sort(key=self._key)
-        run = tempfile.TemporaryFile()  # noqa: SIM115 (closed in drain)
-        pickler = pickle.Pickler(run, protocol=pickle.HIGHEST_PROTOCOL)
-        for item in self._buffer:
-            pickler.dump(item)
-            # Pickler memoises what it wrote; a run must not keep every item alive.
-            pickler.clear_memo()
-        run.seek(0)
-        self._runs.append(run)
+        self._runs.append(self._write_run(self._buffer))
         self._buffer = []
+        if len(self._runs) >= MAX_RUNS:
+            runs, self._runs = self._runs, []
+            try:
+                self._runs.append(self._write_run(self._merged(runs)))
+            finally:
+                for run in runs:
+                    run.close()
+
+    def _write_run(self, items: Iterable[T]) -> IO[bytes]:
+        run = tempfile.TemporaryFile()  # noqa: SIM115 (closed in drain or close)
+        pack = self._pack
+        batch: list[Any] = []
+        for item in items:
+            batch.append(pack(item) if pack else item)
+            if len(batch) >= _BATCH:
+                pickle.dump(batch, run, _PROTOCOL)
+                batch = []
+        if batch:
+            pickle.dump(batch, run, _PROTOCOL)
+        run.seek(0)
+        return run
+
+    def _merged(self, runs: list[IO[bytes]]) -> Iterator[T]:
+        readers = [_read_run(r, self._unpack) for r in runs]
+        return heapq.merge(*readers, key=self._key)
 
     def drain(self) -> Iterator[T]:
         """Every item added so far, sorted; the sorter is empty afterwards."""
@@ -71,7 +110,7 @@ class ChronoSorter(Generic[T]):
             self._spill()
         runs, self._runs, self.count = self._runs, [], 0
         try:
-            yield from heapq.merge(*(_read_run(r) for r in runs), key=self._key)
+            yield from self._merged(runs)
         finally:
             for run in runs:
                 run.close()
@@ -82,14 +121,21 @@ class ChronoSorter(Generic[T]):
         self._runs, self._buffer, self.count = [], [], 0
 
 
-def _read_run(run: IO[bytes]) -> Iterator[Any]:
-    # Our own temporary file, written above in this process: trusted input.
-    unpickler = pickle.Unpickler(run)  # noqa: S301
+def _read_run(run: IO[bytes], unpack: Callable[[Any], Any] | None) -> Iterator[Any]:
     while True:
         try:
-            yield unpickler.load()
+            # Our own temporary file, written above in this process: trusted input.
+            batch = pickle.load(run)  # noqa: S301
         except EOFError:
             return
+        yield from (map(unpack, batch) if unpack else batch)
+
+
+def event_sorter(chunk: int = DEFAULT_CHUNK) -> ChronoSorter[AuditEvent]:
+    """A sorter of audit events in time order (`AuditEvent.sort_key`)."""
+    return ChronoSorter(
+        lambda e: e.sort_key, chunk=chunk, pack=AuditEvent.packed, unpack=AuditEvent.unpacked
+    )
 
 
 def dedupe_sorted(items: Iterator[T], key: Callable[[T], Any]) -> Iterator[T]:

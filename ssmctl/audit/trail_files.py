@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from ssmctl.audit.events import AuditEvent, is_session_event, normalise
 from ssmctl.audit.query import EventFilter, EventQuery
-from ssmctl.audit.spill import DEFAULT_CHUNK, ChronoSorter, dedupe_sorted
+from ssmctl.audit.spill import DEFAULT_CHUNK, dedupe_sorted, event_sorter
 from ssmctl.errors import UsageError
 
 T = TypeVar("T")
@@ -42,18 +42,20 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _ORGANIZATION = re.compile(r"^o-[a-z0-9]{10,32}$")
 _FILE_STAMP = re.compile(r"_CloudTrail_[a-z0-9-]+_(\d{8}T\d{4}Z)_[^/]*$")
 LOOKAHEAD = dt.timedelta(hours=1)
+READ_AHEAD = 4
+"""Trail files fetched at once; each is held parsed until its events are sorted in."""
 _DAY = dt.timedelta(days=1)
 
 
 @dataclasses.dataclass(frozen=True)
-class TrailLocation:
-    """Where a trail delivers: `s3://bucket/prefix`."""
+class S3Location:
+    """A bucket and key prefix: `s3://bucket/prefix` (a trail's, or transcripts')."""
 
     bucket: str
     prefix: str = ""
 
     @classmethod
-    def parse(cls, url: str) -> TrailLocation:
+    def parse(cls, url: str) -> S3Location:
         match = re.fullmatch(r"s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(/.*)?", url.strip())
         if not match:
             raise UsageError(f"bad S3 location {url!r}: expected s3://BUCKET or s3://BUCKET/PREFIX")
@@ -97,7 +99,7 @@ def list_folders(s3: Any, bucket: str, prefix: str) -> list[str]:
 
 
 def account_folders(
-    s3: Any, location: TrailLocation, accounts: Sequence[str] = ()
+    s3: Any, location: S3Location, accounts: Sequence[str] = ()
 ) -> list[tuple[str, str]]:
     """(account, folder) for every account the trail holds, organization trails included."""
     out: list[tuple[str, str]] = []
@@ -125,7 +127,7 @@ def file_stamp(key: str) -> dt.datetime | None:
 
 def trail_events(
     s3: Any,
-    location: TrailLocation,
+    location: S3Location,
     query: EventQuery,
     *,
     regions: Sequence[str] = (),
@@ -163,8 +165,10 @@ def trail_events(
         while day <= last:
             following = listing(day + _DAY)
             wanted = list(_plan(day, first, last, current, following))
-            sorter: ChronoSorter[AuditEvent] = ChronoSorter(lambda e: e.sort_key, chunk=chunk)
-            read = bounded_map(pool, lambda item: _read(s3, location.bucket, item[0]), wanted)
+            sorter = event_sorter(chunk)
+            read = bounded_map(
+                pool, lambda item: _read(s3, location.bucket, item[0]), wanted, window=READ_AHEAD
+            )
             for (trail_file, keep), records in zip(wanted, read, strict=True):
                 stats.files += 1
                 stats.bytes += trail_file.size

@@ -6,6 +6,7 @@ from __future__ import annotations
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "connect": ("ssmctl.cli.connect", "connect", "Open a session on one instance."),
     "instances": ("ssmctl.cli.instances", "instances", "List and resolve instances."),
+    "audit": ("ssmctl.cli.audit", "audit", "Audit events, sessions and transcripts; export."),
     "sessions": ("ssmctl.cli.sessions", "sessions", "List and terminate sessions."),
     "sandbox": ("ssmctl.cli.sandbox", "sandbox", "Run a local emulated Session Manager region."),
     "access": ("ssmctl.cli.access", "access", "Least-privilege IAM policies and access checks."),
