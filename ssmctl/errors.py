@@ -22,6 +22,8 @@ class ExitStatus(enum.IntEnum):
     USAGE = 2
     TARGET = 3
     PLUGIN = 4
+    DRIFT = 5
+    """`prefs diff`: the preferences differ from the file."""
     CHECK_FAILED = 6
     """`access check`: access denied; `doctor`: a check failed (the verdict, not an error)."""
     RUN_FAILED = 7
