@@ -1,7 +1,8 @@
 """`ssmctl prefs` end to end against the sandbox (moto's SSM documents over HTTP).
 
-The tests work in eu-west-1 and ap-southeast-2 and leave both without the preferences
-document, as the built-in fleet has it (other tests start sessions there).
+The tests work in eu-west-1 and ap-southeast-2, each starting without the preferences
+document there, and put back the document the built-in fleet creates (other tests start
+sessions in those regions and rely on its preferences).
 """
 
 from __future__ import annotations
@@ -60,14 +61,22 @@ def _raw_update(region: str, **inputs: Any) -> str:
 
 @pytest.fixture(autouse=True)
 def _no_document(ssmctl_sandbox_env: dict[str, str]) -> Iterator[None]:
-    def delete() -> None:
-        for region in (EU, AP):
-            if _versions(region) is not None:
-                _client("ssm", region).delete_document(Name=DOC)
-
-    delete()
+    """Each test starts without the document in its two regions; the fleet's own document
+    (its `session_preferences`, which other tests rely on) is put back afterwards."""
+    saved: dict[str, dict[str, str]] = {}
+    for region in (EU, AP):
+        ssm = _client("ssm", region)
+        if _versions(region) is not None:
+            doc = ssm.get_document(Name=DOC)
+            saved[region] = {"Content": doc["Content"], "DocumentFormat": doc["DocumentFormat"]}
+            ssm.delete_document(Name=DOC)
     yield
-    delete()
+    for region in (EU, AP):
+        ssm = _client("ssm", region)
+        if _versions(region) is not None:
+            ssm.delete_document(Name=DOC)
+        if region in saved:
+            ssm.create_document(Name=DOC, DocumentType="Session", **saved[region])
 
 
 def _json(result: Result) -> Any:
