@@ -153,7 +153,8 @@ def candidates(
     output_cloudwatch: str | None = None,
     settings: LogSettings | None = None,
 ) -> list[TranscriptLocation]:
-    """Where to look, in order (module docstring); no duplicates."""
+    """Where to look, in order: the options' places, then DescribeSessions' and the
+    preferences' (CloudWatch before S3); no duplicates."""
     out: list[TranscriptLocation] = []
 
     def add(location: TranscriptLocation | None) -> None:
@@ -164,6 +165,7 @@ def candidates(
         add(TranscriptLocation("cloudwatch", log_group, session_id, region))
     if bucket is not None:
         add(TranscriptLocation("s3", bucket.bucket, _key(bucket.prefix, session_id), region))
+    explicit, out = out, []
     if output_cloudwatch:
         add(cloudwatch_location(output_cloudwatch, region))
     if output_s3:
@@ -173,8 +175,8 @@ def candidates(
     if settings is not None and settings.s3_bucket:
         key = _key(settings.s3_prefix, session_id)
         add(TranscriptLocation("s3", settings.s3_bucket, key, region))
-    cloudwatch = [c for c in out if c.kind == "cloudwatch"]
-    return cloudwatch + [c for c in out if c.kind == "s3"]
+    found = [c for c in out if c.kind == "cloudwatch"] + [c for c in out if c.kind == "s3"]
+    return explicit + [c for c in found if c not in explicit]
 
 
 def _key(prefix: str, session_id: str) -> str:

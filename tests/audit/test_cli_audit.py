@@ -160,11 +160,18 @@ def test_session_names_in_bulk_tolerate_unknown_targets(
             target=sandbox.node_id("web-2"),
             account=sandbox.account_id,
         ),
+        records.start(
+            records.session_id("ann", 4),
+            begin + dt.timedelta(seconds=3),
+            target=sandbox.node_id("nas-1"),
+            account=sandbox.account_id,
+        ),
     ]
     sandbox.add_history(raw, bucket=False)
     span = ("--since", iso(begin), "--until", iso(end), "--no-transcripts")
     rows = _rows(cli, "sessions", *span)
-    assert [r["target_name"] for r in rows] == ["=1+1 [bold]\u202eevil", None, "web-2"]
+    # EC2 names (a terminated instance's too), none for an unknown id, a hybrid node's.
+    assert [r["target_name"] for r in rows] == ["=1+1 [bold]\u202eevil", None, "web-2", "nas-1"]
     table = cli("audit", "sessions", *span, "-o", "table").stdout
     assert "=1+1 [bold]\\u202eevil" in table and "\u202e" not in table
     (row, *_) = csv.DictReader(io.StringIO(cli("audit", "sessions", *span, "-o", "csv").stdout))

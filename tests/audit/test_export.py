@@ -237,3 +237,21 @@ def test_usage_errors(cli: RunCli, out_dir: Path) -> None:
         assert message in result.stderr, (args, result.stderr)
     resumed = cli("audit", "export", "--out", "-", "--resume")
     assert resumed.exit_code == 2 and "--resume needs --out FILE" in resumed.stderr
+
+
+def test_progress_bar_on_a_terminal_only(sandbox: Sandbox) -> None:
+    from ssmctl.cli.audit_export import _Progress
+    from ssmctl.cli.context import App
+    from ssmctl.settings import Flags
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    begin = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+    for stream, shown in ((Terminal(), True), (io.StringIO(), False)):
+        app = App(Flags(no_color=True), stdout=io.StringIO(), stderr=stream)
+        progress = _Progress(app, begin, begin + dt.timedelta(hours=2), "time")
+        progress.update({"time": "2025-01-01T01:00:00Z"})
+        progress.close()
+        assert ("exporting" in stream.getvalue()) is shown

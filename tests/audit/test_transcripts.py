@@ -268,7 +268,8 @@ def test_locations() -> None:
     assert settings == LogSettings("b", "p", "g", True, 15.0, None)
     assert parse_preferences("not a document") == LogSettings()
     places = candidates("s-1", "r", bucket=S3Location("x", "y"), settings=settings)
-    assert [p.url for p in places] == ["cloudwatch://g/s-1", "s3://x/y/s-1.log", "s3://b/p/s-1.log"]
+    # The options first, then the preferences (CloudWatch, which has timing, before S3).
+    assert [p.url for p in places] == ["s3://x/y/s-1.log", "cloudwatch://g/s-1", "s3://b/p/s-1.log"]
 
 
 def test_transcript_safe() -> None:
@@ -283,3 +284,31 @@ def test_read_chunks_of_a_missing_s3_transcript(clients: Clients, sandbox: Sandb
     location = TranscriptLocation("s3", "no-such-bucket-x", "a.log", "us-east-1")
     with pytest.raises(TranscriptNotFound):
         list(read_chunks(location, lambda service, region: clients(service, region=region)))
+
+
+def test_ctrl_c_stops_follow_cleanly(sandbox: Sandbox, clients: Clients) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    sid = clients("ssm").start_session(Target=sandbox.node_id("bastion"))["SessionId"]
+    group = _streaming_log(clients, sid, [["live output"]], dt.datetime.now(UTC))
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "ssmctl", "audit", "log", sid, "--log-group", group, "--follow"],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follow.stdout is not None
+        assert follow.stdout.readline() == "live output\n"
+        follow.send_signal(signal.SIGINT)
+        _, stderr = follow.communicate(timeout=20)
+    finally:
+        clients("ssm").terminate_session(SessionId=sid)
+        if follow.poll() is None:
+            follow.kill()
+    assert follow.returncode == 130
+    assert "interrupted" in stderr and "Traceback" not in stderr
