@@ -55,12 +55,15 @@ class AwsContext:
         endpoint_url: str | None = None,
         max_attempts: int = 5,
         call_log: Callable[[str], None] | None = None,
+        timeouts: tuple[float, float] = (10, 60),
     ) -> None:
         self.profile = profile
         self._call_log = call_log
         self.endpoint_url = endpoint_url
         self._region = region
         self._max_attempts = max_attempts
+        self._timeouts = timeouts
+        """(connect, read) seconds: shell completion waits far less than a command."""
         self._lock = threading.Lock()
         self._session: boto3.Session | None = None
         self._clients: dict[tuple[str, str | None, int], Any] = {}
@@ -113,8 +116,8 @@ class AwsContext:
                 config = Config(
                     user_agent_extra=USER_AGENT,
                     retries={"mode": "standard", "total_max_attempts": attempts},
-                    connect_timeout=10,
-                    read_timeout=60,
+                    connect_timeout=self._timeouts[0],
+                    read_timeout=self._timeouts[1],
                 )
                 session = self._session_locked()
                 client = session.client(

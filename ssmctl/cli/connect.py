@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ssmctl.cli.completers import complete_target
 from ssmctl.cli.context import App
 from ssmctl.cli.options import choice_options, common_options, target_options
 from ssmctl.cli.registry import exit_codes_epilog
@@ -24,7 +25,7 @@ def parse_parameters(values: tuple[str, ...]) -> dict[str, list[str]]:
 
 
 @click.command(epilog=exit_codes_epilog())
-@click.argument("target", required=False)
+@click.argument("target", required=False, shell_complete=complete_target)
 @target_options
 @choice_options
 @click.option(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ssmctl.cli.columns import INSTANCE_COLUMNS
+from ssmctl.cli.completers import complete_target
 from ssmctl.cli.context import App
 from ssmctl.cli.errors import failure_text
 from ssmctl.cli.options import choice_options, common_options, target_options
@@ -19,7 +20,7 @@ def instances() -> None:
 
 
 @instances.command("list", epilog=exit_codes_epilog())
-@click.argument("target", required=False)
+@click.argument("target", required=False, shell_complete=complete_target)
 @target_options
 @common_options(fan_out=True)
 def list_(app: App, target: str | None, tags: tuple[str, ...], group: str | None) -> int:
@@ -46,7 +47,7 @@ def list_(app: App, target: str | None, tags: tuple[str, ...], group: str | None
 
 
 @instances.command("resolve", epilog=exit_codes_epilog())
-@click.argument("target", required=False)
+@click.argument("target", required=False, shell_complete=complete_target)
 @target_options
 @choice_options
 @click.option("--any-state", is_flag=True, help="Accept an instance that is not online in SSM.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 # name -> (module, attribute, one-line help shown in `ssmctl --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "completion": ("ssmctl.cli.completion", "completion", "Print a shell completion script."),
     "connect": ("ssmctl.cli.connect", "connect", "Open a session on one instance."),
     "instances": ("ssmctl.cli.instances", "instances", "List and resolve instances."),
     "audit": ("ssmctl.cli.audit", "audit", "Audit events, sessions and transcripts; export."),

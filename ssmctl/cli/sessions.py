@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ssmctl.cli.columns import TERMINATE_COLUMNS, session_columns
+from ssmctl.cli.completers import complete_session_id, complete_target
 from ssmctl.cli.context import App
 from ssmctl.cli.errors import failure_text
 from ssmctl.cli.options import common_options
@@ -34,7 +35,12 @@ def sessions() -> None:
 @click.option(
     "--owner", metavar="me|ARN", help="Only sessions started by this IAM ARN ('me': the caller)."
 )
-@click.option("--target", metavar="TARGET", help="Only sessions on this target (any target form).")
+@click.option(
+    "--target",
+    metavar="TARGET",
+    help="Only sessions on this target (any target form).",
+    shell_complete=complete_target,
+)
 @click.option("--since", metavar="TIME", help="Started at or after TIME (2h, 7d, ISO 8601; UTC).")
 @click.option("--until", metavar="TIME", help="Started at or before TIME.")
 @click.option(
@@ -91,8 +97,15 @@ def list_(
 
 
 @sessions.command("terminate", epilog=exit_codes_epilog())
-@click.argument("session_ids", nargs=-1, metavar="[SESSION_ID]...")
-@click.option("--target", metavar="TARGET", help="Every active session on this target.")
+@click.argument(
+    "session_ids", nargs=-1, metavar="[SESSION_ID]...", shell_complete=complete_session_id
+)
+@click.option(
+    "--target",
+    metavar="TARGET",
+    help="Every active session on this target.",
+    shell_complete=complete_target,
+)
 @click.option("--mine", is_flag=True, help="Every active session you started.")
 @click.option(
     "--older-than", metavar="DURATION", help="Only sessions started longer ago (30m, 2h, 1d)."
