@@ -50,6 +50,13 @@ _REFUSED = 1008  # policy violation: no such channel, or not this token
 _TERMINAL_VARIABLES = ("COLUMNS", "LINES", "TERM", "TERMCAP")
 
 
+class _NoFrameDumps(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """websockets' logger, minus its DEBUG frame dumps: the first frame holds a token."""
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+
 def session_environment(record: SessionRecord, workdir: Path) -> dict[str, str]:
     """A session's processes' environment: a node's (as Run Command's), at home in its
     working directory."""
@@ -165,7 +172,7 @@ class DataChannelServer:
             sock=self._sock,
             compression=None,
             ping_interval=None,
-            logger=logging.getLogger("ssmctl.sandbox.agent.websockets"),
+            logger=_NoFrameDumps(logging.getLogger("ssmctl.sandbox.agent.websockets"), {}),
         )
         return server
 

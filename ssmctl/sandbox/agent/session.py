@@ -63,7 +63,8 @@ class SessionServices:
     store: Callable[[], SessionStore]
     """The sandbox's session store now (a reseed replaces it)."""
     time_scale: Callable[[], float]
-    """Seconds of the session's clocks per real second of AWS's (see docs/sandbox.md)."""
+    """Real seconds one second of the preferences' time takes (1: real time; 1/60: minutes
+    last seconds; see docs/sandbox.md)."""
     on_done: Callable[[AgentSession], None]
 
 
