@@ -293,8 +293,9 @@ class Summary:
 
     def add(self, record: Mapping[str, Any], time_field: str) -> None:
         self.total += 1
-        self.users[str(record.get("user_name") or record.get("user_arn") or "-")] += 1
-        self.targets[str(record.get("target") or "-")] += 1
+        self.users[str(record.get("user_name") or record.get("user_arn") or "(unknown)")] += 1
+        # Resume and Terminate events name no target.
+        self.targets[str(record.get("target") or "(none)")] += 1
         when = record.get(time_field)
         if when:
             self.first = min(self.first or when, when)

@@ -202,10 +202,13 @@ class SessionJoiner:
 def join_sessions(
     events: Iterable[AuditEvent],
     history: Mapping[tuple[str, str], SessionInfo] | None = None,
-    **options: object,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    keep: SessionFilter | None = None,
 ) -> Iterator[SessionRecord]:
-    """All the records of an event stream (see SessionJoiner for `options`)."""
-    joiner = SessionJoiner(history, **options)  # type: ignore[arg-type]
+    """All the records of an event stream, in order of start (see SessionJoiner)."""
+    joiner = SessionJoiner(history, since=since, until=until, keep=keep)
     for event in events:
         yield from joiner.feed(event)
     yield from joiner.finish()

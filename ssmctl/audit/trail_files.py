@@ -113,8 +113,18 @@ def account_folders(
                 for account in list_folders(s3, location.bucket, org_root)
                 if _ACCOUNT.match(account)
             ]
+    if not out:
+        raise UsageError(
+            f"no CloudTrail logs in {location}: expected {location.root}<account>/CloudTrail/ "
+            f"or {location.root}<o-org-id>/<account>/CloudTrail/ (check the bucket and prefix)"
+        )
+    found = sorted(a for a, _ in out)
     if accounts:
         out = [(a, folder) for a, folder in out if a in accounts]
+        if not out:
+            raise UsageError(
+                f"none of the accounts asked for is in {location} (it has {', '.join(found)})"
+            )
     return out
 
 

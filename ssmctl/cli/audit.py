@@ -153,7 +153,8 @@ def log(
         bucket=S3Location.parse(bucket) if bucket else None,
     )
     app.notice(f"# {found.location.url}")
-    if follow:
+    if follow and found.location.kind == "cloudwatch":
+        # (An S3 transcript is only there once the session has ended: it is all there.)
         from ssmctl.audit.history import describe_session
         from ssmctl.sessions import ACTIVE_STATUSES
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +21,9 @@ from ssmctl.cli.context import App
 from ssmctl.cli.options import common_options
 from ssmctl.cli.registry import exit_codes_epilog
 from ssmctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from ssmctl.audit.export import ResumePoint
 
 _FIELDS = {"events": ("event_id", "time"), "sessions": ("session_id", "start")}
 
@@ -87,31 +90,13 @@ def export(
     tokens never appear. A progress bar shows on stderr when it is a terminal; counts by
     user and by target are printed on stderr at the end. See docs/audit.md.
     """
-    from ssmctl.audit.export import ResumePoint, Summary, write_export
+    from ssmctl.audit.export import Summary, write_export
 
-    if include_transcripts and what != "sessions":
-        raise UsageError(
-            "--include-transcripts needs --what sessions (transcripts are per session)"
-        )
-    if include_raw and what != "events":
-        raise UsageError("--include-raw needs --what events")
-    if what == "sessions" and filters.get("event_names"):
-        raise UsageError("--event applies to --what events")
+    _check(what, include_transcripts, include_raw, filters.get("event_names"))
     id_field, time_field = _FIELDS[what]
     path = None if out == "-" else Path(out).expanduser()
-    point = None
-    since = None
-    if resume:
-        if path is None:
-            raise UsageError("--resume needs --out FILE (it continues that file)")
-        point = ResumePoint.read(path, fmt, id_field=id_field, time_field=time_field)
-        since = point.since
-        if point.last is not None:
-            app.notice(
-                f"ssmctl: resuming after {point.count} records: from {_iso(since)} "
-                f"(newest {_iso(point.last)} minus 15 minutes), skipping {len(point.seen)} "
-                "already exported"
-            )
+    point = _resume_point(app, path, fmt, what) if resume else None
+    since = point.since if point is not None else None
     plan_ = plan(app, Filters(**filters), since=since)
     for note in plan_.notes:
         app.notice(f"ssmctl: note: {note}")
@@ -141,13 +126,44 @@ def export(
             id_field=id_field,
             on_record=seen,
         )
-    finally:
+    except BaseException:
         progress.close()
+        if path is not None:
+            app.notice(f"ssmctl: nothing written: {path} is as it was")
+        raise
+    progress.close()
     where = "stdout" if path is None else str(path)
     for line in summary.lines(what):
         app.notice(line)
     app.notice(f"written to {where}")
     return 0
+
+
+def _check(what: str, transcripts: bool, raw: bool, event_names: str | None) -> None:
+    if transcripts and what != "sessions":
+        raise UsageError(
+            "--include-transcripts needs --what sessions (transcripts are per session)"
+        )
+    if raw and what != "events":
+        raise UsageError("--include-raw needs --what events")
+    if what == "sessions" and event_names:
+        raise UsageError("--event applies to --what events")
+
+
+def _resume_point(app: App, path: Path | None, fmt: str, what: str) -> ResumePoint:
+    from ssmctl.audit.export import ResumePoint
+
+    if path is None:
+        raise UsageError("--resume needs --out FILE (it continues that file)")
+    id_field, time_field = _FIELDS[what]
+    point = ResumePoint.read(path, fmt, id_field=id_field, time_field=time_field)
+    if point.last is not None:
+        app.notice(
+            f"ssmctl: resuming after {point.count} records: from {_iso(point.since)} "
+            f"(newest {_iso(point.last)} minus 15 minutes), skipping {len(point.seen)} "
+            "already exported"
+        )
+    return point
 
 
 def _event_records(plan_: Any, include_raw: bool) -> Iterator[dict[str, Any]]:

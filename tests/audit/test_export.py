@@ -102,6 +102,7 @@ def test_a_failed_export_leaves_the_previous_file_and_nothing_else(
     out.write_text('{"good": "export"}\n')
     result = cli("audit", "export", "--out", str(out), "--trail", "s3://no-such-trail-bucket")
     assert result.exit_code == 1 and "NoSuchBucket" in result.stderr
+    assert f"nothing written: {out} is as it was" in result.stderr
     assert out.read_text() == '{"good": "export"}\n'
     assert [p.name for p in out_dir.iterdir()] == ["audit.jsonl"]
 

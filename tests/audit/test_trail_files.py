@@ -112,6 +112,10 @@ def test_organization_trail_every_account(sandbox: Sandbox, clients: Clients) ->
     assert len(found) == 20
     only = list(trail_events(s3, location, query, accounts=[other], regions=["eu-west-1"]))
     assert len(only) == 10 and {e.account for e in only} == {other}
+    with pytest.raises(UsageError, match="none of the accounts asked for"):
+        list(trail_events(s3, location, query, accounts=["999999999999"]))
+    with pytest.raises(UsageError, match=r"no CloudTrail logs in s3://.+/wrong: expected"):
+        list(trail_events(s3, S3Location(bucket, "wrong"), query))
 
 
 def test_only_the_day_folders_of_the_range_are_listed(sandbox: Sandbox, clients: Clients) -> None:

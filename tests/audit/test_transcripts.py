@@ -111,6 +111,8 @@ def test_plain_s3_transcript(sandbox: Sandbox, cli: RunCli, clients: Clients) ->
     assert "\r" not in result.stdout
     replay = cli("audit", "log", sid, "--bucket", f"s3://{bucket}/sessions", "--replay")
     assert "has no timing" in replay.stderr and replay.stdout == result.stdout
+    follow = cli("audit", "log", sid, "--bucket", f"s3://{bucket}/sessions", "--follow")
+    assert follow.exit_code == 0 and follow.stdout == result.stdout
 
 
 def test_replay_waits_the_recorded_time(
