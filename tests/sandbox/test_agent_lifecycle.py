@@ -103,6 +103,9 @@ def test_shell_output_survives_a_dropped_socket_exactly_once(sandbox: Sandbox, s
         assert await asyncio.to_thread(sandbox.agent.drop_socket, client.session_id)
         await client.until(lambda: client.detachments == 1, what="the drop")
         statuses = {session_record(sandbox, client.session_id).status}
+        # Again, as soon as the client is back on a new socket.
+        assert await asyncio.to_thread(sandbox.agent.drop_socket, client.session_id, 10)
+        await client.until(lambda: client.detachments == 2, what="the second drop")
         await client.expect(f"L{lines}\r\n".encode(), start=start, timeout=60)
         await client.prompt(start=len(client.output) - 3)
         # The client resumed with a new token on the same ClientId and session.

@@ -125,10 +125,13 @@ class DataChannelServer:
             raise ValueError("time_scale must be positive")
         self._time_scale = value
 
-    def drop_socket(self, session_id: str) -> bool:
-        """Cut a session's socket without channel_closed (as a network failure would);
-        False when no socket is attached."""
-        return self._call(self._drop(session_id)) is True
+    def drop_socket(self, session_id: str, wait: float = 0.0) -> bool:
+        """Cut a session's socket without channel_closed (as a network failure would).
+
+        With `wait`, waits up to that many seconds for a socket to be attached first (e.g.
+        the one a client is resuming with); False when none is.
+        """
+        return self._call(self._drop(session_id, wait), wait + STOP_TIMEOUT) is True
 
     def wait_ended(self, session_id: str, timeout: float = 30.0) -> bool:
         """Wait until the agent has finished a session (transcripts written, store
@@ -278,9 +281,15 @@ class DataChannelServer:
                 [asyncio.create_task(s.ended.wait()) for s in sessions], timeout=STOP_TIMEOUT
             )
 
-    async def _drop(self, session_id: str) -> bool:
-        session = self._sessions.get(session_id)
-        return session is not None and session.drop_socket()
+    async def _drop(self, session_id: str, wait: float) -> bool:
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            session = self._sessions.get(session_id)
+            if session is not None and session.drop_socket():
+                return True
+            if asyncio.get_running_loop().time() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
 
     async def _wait_ended(self, session_id: str, timeout: float) -> bool:
         session = self._sessions.get(session_id)
