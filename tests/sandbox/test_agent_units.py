@@ -45,7 +45,7 @@ def plan(
 def test_the_default_shell_plan_and_its_preferences() -> None:
     shell = plan(DEFAULT, content=None)
     assert shell.session_type is SessionType.STANDARD_STREAM
-    assert not shell.handshakes and shell.logged and shell.uses_pty
+    assert not shell.handshakes and shell.logged
     assert shell.idle_minutes == 20 and shell.max_minutes is None
     assert shell.run_as_user == "ssm-user" and shell.shell_profile == ""
     tuned = plan(

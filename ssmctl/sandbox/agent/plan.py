@@ -53,10 +53,6 @@ class SessionPlan:
         """Shell and command sessions are transcribed; port and SSH sessions never are."""
         return self.session_type in _LOGGED
 
-    @property
-    def uses_pty(self) -> bool:
-        return self.session_type in (SessionType.STANDARD_STREAM, SessionType.INTERACTIVE_COMMANDS)
-
     def _platform_block(self) -> Mapping[str, Any]:
         block = self.properties.get(self.platform_key)
         if not isinstance(block, Mapping):

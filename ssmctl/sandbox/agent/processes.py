@@ -160,13 +160,6 @@ class PtyProcess:
         with contextlib.suppress(OSError):
             kill_group(os.tcgetpgrp(self.master), signal.SIGWINCH)
 
-    def size(self) -> tuple[int, int]:
-        """(cols, rows) now."""
-        rows, cols, _, _ = struct.unpack(
-            "HHHH", fcntl.ioctl(self.master, termios.TIOCGWINSZ, b"\0" * 8)
-        )
-        return cols, rows
-
     async def stop(self) -> None:
         """End the command and everything it started in the foreground; close the pty."""
         foreground = None

@@ -124,8 +124,6 @@ class AgentSession:
                 )
                 self.logs = logs if logs.wanted else None
             context = WorkerContext(
-                session_id=record.session_id,
-                target=record.target,
                 plan=self.plan,
                 workdir=workdir,
                 env=env,

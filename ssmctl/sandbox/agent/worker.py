@@ -46,8 +46,6 @@ def failure(details: str, output: str | None = None) -> Ending:
 class WorkerContext:
     """What a worker gets from its session."""
 
-    session_id: str
-    target: str
     plan: SessionPlan
     workdir: Path
     env: Mapping[str, str]
