@@ -24,6 +24,11 @@ def _hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     # Never ask an instance metadata service for credentials (slow, and not hermetic).
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # boto3.client() keeps one default session, and its credentials, for the process: a
+    # test after a sandbox reseed (new keys) must not inherit the old ones.
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     for name in list(os.environ):
         if name.startswith("SSMCTL_") or name in ("NO_COLOR", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
             monkeypatch.delenv(name)
