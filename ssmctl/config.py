@@ -15,6 +15,7 @@ from typing import Any
 from ssmctl.errors import ConfigError
 
 OUTPUT_FORMATS = ("table", "json", "jsonl", "yaml", "csv", "text")
+ENGINES = ("auto", "native", "plugin")
 COLOR_MODES = ("auto", "always", "never")
 
 
@@ -45,6 +46,8 @@ class Config:
     debug: bool | None = None
     plugin_path: str | None = None
     startup_timeout: float | None = None
+    engine: str | None = None
+    """connect.engine: auto, native or plugin (see ssmctl.engines.choice)."""
     document: str | None = None
     parameters: Mapping[str, list[str]] = dataclasses.field(default_factory=dict)
     reason: str | None = None
@@ -240,7 +243,7 @@ def _plugin(reader: _Reader, node: Any, key: str, values: dict[str, Any]) -> Non
             reader.unknown(key_node, sub, {"path": 0, "startup_timeout": 0}, "plugin.")
 
 
-_SESSION_KEYS = {"document": 0, "parameters": 0, "reason": 0}
+_SESSION_KEYS = {"document": 0, "parameters": 0, "reason": 0, "engine": 0}
 
 
 def _connect(reader: _Reader, node: Any, key: str, values: dict[str, Any]) -> None:
@@ -253,6 +256,8 @@ def _connect(reader: _Reader, node: Any, key: str, values: dict[str, Any]) -> No
             values["parameters"] = reader.parameters(sub_node, "connect.parameters")
         elif sub == "reason":
             values["reason"] = _reason(reader, sub_node, "connect.reason")
+        elif sub == "engine":
+            values["engine"] = reader.string(sub_node, "connect.engine", ENGINES)
         else:
             reader.unknown(key_node, sub, _SESSION_KEYS, "connect.")
 

@@ -107,6 +107,15 @@ class PluginError(SsmctlError):
     exit_status = ExitStatus.PLUGIN
 
 
+class SessionError(SsmctlError):
+    """A session could not be started or carried on by ssmctl's native engine: the data
+    channel is unreachable or refused, nothing came within the start-up timeout, the
+    handshake asked for something unsupported (KMS), or the connection was lost and could
+    not be resumed. Same exit status as PluginError: the session engine failed."""
+
+    exit_status = ExitStatus.PLUGIN
+
+
 class Interrupted(SsmctlError):
     """The user interrupted ssmctl (Ctrl-C)."""
 

@@ -1,4 +1,4 @@
-"""`ssmctl connect`: a session on one instance through the official plugin."""
+"""`ssmctl connect`: a session on one instance, through the official plugin or natively."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ import click
 
 from ssmctl.cli.completers import complete_target
 from ssmctl.cli.context import App
-from ssmctl.cli.options import choice_options, common_options, target_options
+from ssmctl.cli.engine import pick_engine, startup_timeout_value
+from ssmctl.cli.options import (
+    choice_options,
+    common_options,
+    engine_option,
+    startup_timeout_option,
+    target_options,
+)
 from ssmctl.cli.registry import exit_codes_epilog
 from ssmctl.cli.targeting import resolve_one, target_spec
 from ssmctl.config import Alias
@@ -43,14 +50,8 @@ def parse_parameters(values: tuple[str, ...]) -> dict[str, list[str]]:
     metavar="TEXT",
     help="Why you connect (1-256 chars; in DescribeSessions and CloudTrail).",
 )
-@click.option(
-    "--startup-timeout",
-    type=click.FloatRange(min=0),
-    metavar="SECONDS",
-    help=(
-        "Stop and terminate the session if the plugin shows nothing by then (0: wait; default 30)."
-    ),
-)
+@startup_timeout_option
+@engine_option
 @common_options()
 def connect(
     app: App,
@@ -63,44 +64,40 @@ def connect(
     parameters: tuple[str, ...],
     reason: str | None,
     startup_timeout: float | None,
+    engine: str | None,
 ) -> int:
     """Open a session on one instance (a shell, or the document you name).
 
     TARGET is an instance id, Name glob, Key=Value, IP, DNS name or @alias. Several
-    matches fail (exit 3) with the candidates listed, unless --pick or --first. The
-    session runs in the official session-manager-plugin (found via SSMCTL_PLUGIN, the
-    config file, PATH, or its standard install locations); the session token is handed
-    over in the environment, never on the command line. ssmctl exits with the plugin's
-    status.
+    matches fail (exit 3) with the candidates listed, unless --pick or --first.
+
+    With the official session-manager-plugin (found via SSMCTL_PLUGIN, the config file,
+    PATH, or its standard install locations) the session token is handed over in the
+    environment, never on the command line, and ssmctl exits with the plugin's status.
+    With the native engine (--engine native, or auto without a plugin) ssmctl carries
+    the session itself: the terminal in raw mode, resumed after a dropped connection,
+    exit 0 when the session ends. KMS-encrypted sessions need the plugin.
     """
-    from ssmctl.connect import DEFAULT_STARTUP_TIMEOUT, connect_with_plugin
-    from ssmctl.engines.plugin import locate_plugin
+    from ssmctl.connect import run_session
     from ssmctl.sessions import start_request
 
     if target is None and not tags and not group:
         raise UsageError("give a TARGET, --tag or --group")
     spec, alias = target_spec(app, target, tags, group)
-    config = app.config
     doc, merged, why = _session_defaults(app, alias, document)
     merged.update(parse_parameters(parameters))
     why = reason or why
 
     app.settings  # noqa: B018 - bad flags, environment or config fail before anything runs
-    # Find the plugin first: a missing or outdated plugin must not leave a session behind.
-    plugin = locate_plugin(app.env, config.plugin_path)
+    # Choose the engine first: a missing or outdated plugin must not leave a session behind.
+    chosen = pick_engine(app, engine)
+    timeout = startup_timeout_value(app, startup_timeout)
     instance, aws = resolve_one(app, spec, pick=pick, first=first)
     request = start_request(instance.instance_id, document=doc, parameters=merged, reason=why)
-    timeout = startup_timeout
-    if timeout is None:
-        timeout = (
-            config.startup_timeout
-            if config.startup_timeout is not None
-            else DEFAULT_STARTUP_TIMEOUT
-        )
     label = f"{instance.instance_id} ({instance.name})" if instance.name else instance.instance_id
     app.notice(f"Connecting to {label} in {instance.region}...")
-    return connect_with_plugin(
-        aws, instance.region, request, plugin, startup_timeout=timeout, notice=app.notice
+    return run_session(
+        aws, instance.region, request, chosen, startup_timeout=timeout, notice=app.notice
     )
 
 

@@ -135,3 +135,29 @@ def choice_options(func: F) -> F:
         is_flag=True,
         help="Choose interactively (type to filter) when the target matches several.",
     )(func)
+
+
+def engine_option(func: F) -> F:
+    """--engine auto|native|plugin, for commands that carry a session."""
+    return click.option(
+        "--engine",
+        type=click.Choice(["auto", "native", "plugin"]),
+        help=(
+            "How the session is carried: plugin (the official session-manager-plugin), "
+            "native (ssmctl's own client), or auto: the plugin when installed, else native "
+            "(SSMCTL_ENGINE; config connect.engine; default auto)."
+        ),
+    )(func)
+
+
+def startup_timeout_option(func: F) -> F:
+    """--startup-timeout SECONDS, for commands that carry a session."""
+    return click.option(
+        "--startup-timeout",
+        type=click.FloatRange(min=0),
+        metavar="SECONDS",
+        help=(
+            "Stop and terminate the session if it has not started by then "
+            "(0: wait; default 30; config plugin.startup_timeout)."
+        ),
+    )(func)

@@ -6,6 +6,22 @@ from __future__ import annotations
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "completion": ("ssmctl.cli.completion", "completion", "Print a shell completion script."),
     "connect": ("ssmctl.cli.connect", "connect", "Open a session on one instance."),
+    "exec": (
+        "ssmctl.cli.exec",
+        "exec_",
+        "Run a command on instances (stdout, stderr, exit status).",
+    ),
+    "forward": ("ssmctl.cli.forward", "forward", "Forward a local port to an instance or beyond."),
+    "proxy": (
+        "ssmctl.cli.forward",
+        "proxy",
+        "Carry stdin/stdout to an instance port (ssh ProxyCommand).",
+    ),
+    "ssh-config": (
+        "ssmctl.cli.ssh_config",
+        "ssh_config",
+        "Print ssh_config Host blocks for instances.",
+    ),
     "instances": ("ssmctl.cli.instances", "instances", "List and resolve instances."),
     "audit": ("ssmctl.cli.audit", "audit", "Audit events, sessions and transcripts; export."),
     "sessions": ("ssmctl.cli.sessions", "sessions", "List and terminate sessions."),
@@ -21,7 +37,7 @@ EXIT_CODES = (
     (1, "AWS or API error (including rejected credentials)"),
     (2, "usage or config error"),
     (3, "target not found, ambiguous, or not online in SSM"),
-    (4, "session-manager-plugin missing, too old, or failed to start"),
+    (4, "session failed: plugin missing/too old/failed, or the data channel failed"),
     (5, "prefs diff: the preferences differ from the file"),
     (6, "check failed: access check found access denied, or doctor a FAIL"),
     (7, "run: the command failed, timed out or was cancelled on some instance"),

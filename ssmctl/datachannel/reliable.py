@@ -20,7 +20,7 @@ from ssmctl.datachannel.constants import ACK_FLAGS, HeaderFlag, MessageType, Pay
 from ssmctl.datachannel.errors import InvalidMessage, InvalidPayload, SendWindowFull
 from ssmctl.datachannel.message import Message, now_ms
 from ssmctl.datachannel.payloads import Acknowledgement, ChannelClosedPayload
-from ssmctl.datachannel.rto import RetransmissionTimer
+from ssmctl.datachannel.rto import CLOCK_GRANULARITY, MAX_RTO, RetransmissionTimer
 
 WINDOW = 10_000
 """Capacity of the unacked-outgoing list and of the incoming reorder buffer."""
@@ -91,6 +91,13 @@ class ReliableChannel:
     first ack was lost, typically with a socket that dropped; without a new ack the peer
     resends it until it gives up. The extra ack is harmless to either official
     implementation, which match acks by sequence number and ignore unknown ones.
+
+    `backoff` (default False, as the plugin and agent behave) follows TCP's rules for a
+    peer slower than the round-trip estimate: the round trip of a message sent again is
+    not sampled (its ack may answer either copy: Karn's rule), and every timeout doubles
+    the retransmission timeout (up to its cap) until a clean sample comes. Without it
+    such a peer gets every unacked message again on every timeout, and the duplicates
+    slow it down further.
     """
 
     def __init__(
@@ -100,6 +107,7 @@ class ReliableChannel:
         window: int = WINDOW,
         max_resends: int = MAX_RESENDS,
         ack_stale: bool = False,
+        backoff: bool = False,
         new_message_id: Callable[[], uuid.UUID] = uuid.uuid4,
         wall_clock_ms: Callable[[], int] = now_ms,
     ) -> None:
@@ -107,7 +115,9 @@ class ReliableChannel:
         self.window = window
         self.max_resends = max_resends
         self.ack_stale = ack_stale
+        self.backoff = backoff
         self.timer = RetransmissionTimer()
+        self._backoff_factor = 1.0
         self.gave_up = False
         self._new_id = new_message_id
         self._wall_ms = wall_clock_ms
@@ -144,7 +154,10 @@ class ReliableChannel:
         """When (on the `now` clock) the earliest unacked message becomes overdue."""
         if not self._unacked or self.gave_up:
             return None
-        return min(entry.last_sent for entry in self._unacked.values()) + self.timer.rto
+        return min(entry.last_sent for entry in self._unacked.values()) + self._rto()
+
+    def _rto(self) -> float:
+        return min(MAX_RTO, self.timer.rto * self._backoff_factor)
 
     # -- sending ---------------------------------------------------------------------
 
@@ -197,7 +210,8 @@ class ReliableChannel:
         """Resend every overdue message; GaveUp once one has used up its resends."""
         if self.gave_up:
             return []
-        rto = self.timer.rto
+        rto = self._rto()
+        resent = False
         for seq, entry in self._unacked.items():
             if now - entry.last_sent <= rto:
                 continue
@@ -207,6 +221,9 @@ class ReliableChannel:
             entry.resends += 1
             entry.last_sent = now
             self._outbox.append((seq, entry.wire))
+            resent = True
+        if resent and self.backoff:
+            self._backoff_factor = min(self._backoff_factor * 2, MAX_RTO / CLOCK_GRANULARITY)
         return []
 
     # -- receiving -------------------------------------------------------------------
@@ -235,7 +252,9 @@ class ReliableChannel:
         if entry is None:
             return []  # a duplicate ack, or one for a message we never sent
         rtt = now - entry.last_sent
-        self.timer.sample(rtt)
+        if not (self.backoff and entry.resends):
+            self.timer.sample(rtt)
+            self._backoff_factor = 1.0
         return [Acknowledged(ack.sequence_number, rtt)]
 
     def _on_stream(self, message: Message) -> list[ChannelEvent]:

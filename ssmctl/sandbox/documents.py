@@ -24,8 +24,10 @@ def _port(description: str, default: str, pattern: str = _PORT) -> dict[str, str
     }
 
 
-def _command_properties() -> dict[str, Any]:
-    step = {"commands": "{{ command }}", "runAsElevated": False}
+def _command_properties(*, separate: bool = False) -> dict[str, Any]:
+    step: dict[str, Any] = {"commands": "{{ command }}", "runAsElevated": False}
+    if separate:
+        step["separateOutputStream"] = "{{ separateOutputStream }}"
     return {"linux": dict(step), "windows": dict(step), "macos": dict(step)}
 
 
@@ -96,8 +98,19 @@ AWS_SESSION_DOCUMENTS: Mapping[str, dict[str, Any]] = {
         "schemaVersion": "1.0",
         "description": "Document to run single non-interactive command on an instance",
         "sessionType": "NonInteractiveCommands",
-        "parameters": {"command": _COMMAND},
-        "properties": _command_properties(),
+        "parameters": {
+            "command": _COMMAND,
+            "separateOutputStream": {
+                "type": "String",
+                "description": (
+                    "(Optional) Separate the StdOut, StdErr and Exit code for Non-interactive "
+                    "command output"
+                ),
+                "allowedPattern": "^(true|false)$",
+                "default": "false",
+            },
+        },
+        "properties": _command_properties(separate=True),
     },
 }
 
