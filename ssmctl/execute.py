@@ -145,7 +145,9 @@ def exec_all(
             )
             return list(await asyncio.gather(*runs))
         finally:
-            await asyncio.wait([asyncio.ensure_future(w.drain()) for w in (out, err)], timeout=5)
+            await asyncio.gather(out.drain(), err.drain())
+            out.close()
+            err.close()
 
     return aggregate(run_async(main))
 

@@ -88,7 +88,7 @@ class AgentSession:
         self.ended.set()
         self.closed_by = why
         # Like the agent, give a client that is away (resuming) time to take the rest.
-        await self.link.wait_acked(timeout=20)
+        await self.link.wait_acked(timeout=0 if self.far_end.stopping else 20)
         payload = ChannelClosedPayload(self.plan.session_id, output, self.plan.target)
         with contextlib.suppress(Exception):
             await self.link.send_channel_closed(payload)
@@ -148,6 +148,7 @@ class FarEnd:
         self.silent: set[str] = set()
         """Session ids (or "*") that are accepted and then never started."""
         self.refused: list[str] = []
+        self.stopping = False
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: Any = None
@@ -159,6 +160,8 @@ class FarEnd:
         return self
 
     def stop(self) -> None:
+        self.stopping = True
+
         async def shutdown() -> None:
             if self._watcher is not None:
                 self._watcher.cancel()
@@ -168,7 +171,9 @@ class FarEnd:
                 run.cancel()
             await asyncio.gather(*runs, return_exceptions=True)
             for session in list(self.sessions.values()):
-                await session.link.close(timeout=1)
+                if session.connection is not None:
+                    session.connection.transport.abort()  # no close handshakes to wait for
+                await session.link.close(timeout=0.2)
             self._server.close()
             await self._server.wait_closed()
             others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]

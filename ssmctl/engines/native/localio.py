@@ -84,8 +84,7 @@ class FdWriter:
                 self._write_all(data)
             with self._lock:
                 self._queued -= len(data)
-                queued = self._queued
-            self._notify(queued)
+            self._notify()
 
     def _write_all(self, data: bytes) -> None:
         view = memoryview(data)
@@ -103,8 +102,12 @@ class FdWriter:
                 return
             view = view[written:]
 
-    def _notify(self, queued: int) -> None:
+    def _notify(self) -> None:
         def wake() -> None:
+            # The count as it is now, in the loop: a write may have come in since the
+            # thread finished its last one, and then the writer is not idle.
+            with self._lock:
+                queued = self._queued
             if queued <= self.limit // 2 or self.broken:
                 self._space.set()
             if queued == 0:

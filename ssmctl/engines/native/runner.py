@@ -83,7 +83,8 @@ def run_async(main: Callable[[SignalRouter], Awaitable[T]]) -> T:
 async def local_streams(
     stdin: int | None = 0, stdout: int = 1, stderr: int = 2
 ) -> AsyncIterator[LocalStreams]:
-    """The user's descriptors as session streams; output is flushed on the way out."""
+    """The user's descriptors as session streams; output is flushed on the way out (as
+    any program's, that waits for a slow reader)."""
     from ssmctl.engines.terminal import is_terminal
 
     out, err = FdWriter(stdout), FdWriter(stderr)
@@ -92,7 +93,7 @@ async def local_streams(
     try:
         yield LocalStreams(out, err, stdin=stdin, terminal=terminal, size_fd=size_fd)
     finally:
-        await asyncio.wait([asyncio.ensure_future(w.drain()) for w in (out, err)], timeout=5)
+        await asyncio.gather(out.drain(), err.drain())
         out.close()
         err.close()
 
