@@ -26,10 +26,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": ("ssmctl.cli.audit", "audit", "Audit events, sessions and transcripts; export."),
     "sessions": ("ssmctl.cli.sessions", "sessions", "List and terminate sessions."),
     "sandbox": ("ssmctl.cli.sandbox", "sandbox", "Run a local emulated Session Manager region."),
-    "prefs": ("ssmctl.cli.prefs", "prefs", "Show and change Session Manager preferences."),
+    "run": ("ssmctl.cli.run", "run", "Run a shell command on many instances (Run Command)."),
     "access": ("ssmctl.cli.access", "access", "Least-privilege IAM policies and access checks."),
     "doctor": ("ssmctl.cli.doctor", "doctor", "Check that sessions can start, and why not."),
-    "run": ("ssmctl.cli.run", "run", "Run a shell command on many instances (Run Command)."),
+    "prefs": ("ssmctl.cli.prefs", "prefs", "Show and change Session Manager preferences."),
 }
 
 EXIT_CODES = (
