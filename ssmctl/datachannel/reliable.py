@@ -148,7 +148,11 @@ class ReliableChannel:
     @property
     def window_available(self) -> int:
         """How many more stream messages can be sent before acks must come back."""
-        return max(0, self.window - len(self._unacked))
+        return max(0, self.window - self._in_flight())
+
+    def _in_flight(self) -> int:
+        """Unacked messages that count against the window."""
+        return len(self._unacked)
 
     def next_timeout(self) -> float | None:
         """When (on the `now` clock) the earliest unacked message becomes overdue."""
@@ -166,7 +170,7 @@ class ReliableChannel:
 
         Raises SendWindowFull when `window` messages are already waiting for acks.
         """
-        if len(self._unacked) >= self.window:
+        if self._in_flight() >= self.window:
             raise SendWindowFull(f"{len(self._unacked)} messages are waiting for an ack")
         seq = self._next_seq
         # The agent marks its first output with SYN; nobody acts on it, but we match it.

@@ -60,6 +60,8 @@ class Client:
         self.closed: ChannelClosedPayload | None = None
         self.closed_event = asyncio.Event()
         self.detachments = 0
+        self.resumes = 0
+        """Resumes completed: a new socket is attached."""
         self.resume_on_detach = True
         self.order: list[int] = []
         """Payload types received, in order."""
@@ -86,6 +88,7 @@ class Client:
         resumed = await asyncio.to_thread(self.ssm.resume_session, SessionId=self.session_id)
         self.url, self.token = resumed["StreamUrl"], resumed["TokenValue"]
         await self.open()
+        self.resumes += 1
 
     def drop(self) -> None:
         """Cut the socket without a close frame, as a network failure would."""

@@ -106,12 +106,17 @@ def test_shell_output_survives_a_dropped_socket_exactly_once(sandbox: Sandbox, s
         # Again, as soon as the client is back on a new socket.
         assert await asyncio.to_thread(sandbox.agent.drop_socket, client.session_id, 10)
         await client.until(lambda: client.detachments == 2, what="the second drop")
+        # The output may all have arrived before that drop: wait for the resume too.
+        await client.until(lambda: client.resumes == 2, what="the second resume")
         await client.expect(f"L{lines}\r\n".encode(), start=start, timeout=60)
         await client.prompt(start=len(client.output) - 3)
         # The client resumed with a new token on the same ClientId and session.
         statuses.add(session_record(sandbox, client.session_id).status)
         assert statuses <= {"Disconnected", "Connected"}
-        assert session_record(sandbox, client.session_id).status == "Connected"
+        await client.until(
+            lambda: session_record(sandbox, client.session_id).status == "Connected",
+            what="the session to be Connected again",
+        )
         text = client.output[start:].decode()
         numbers = [int(x[1:]) for x in text.split("\r\n") if x.startswith("L")]
         assert numbers == list(range(1, lines + 1))  # nothing lost, nothing repeated

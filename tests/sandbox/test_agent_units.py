@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 
+from ssmctl.datachannel import Message, MessageType, PayloadType, Role
 from ssmctl.datachannel.handshake import SessionType
+from ssmctl.datachannel.payloads import Acknowledgement
 from ssmctl.datachannel.versions import PortMode
 from ssmctl.errors import ConfigError
+from ssmctl.sandbox.agent.channel import AgentChannel
 from ssmctl.sandbox.agent.plan import PlanError, SessionPlan, plan_session
 from ssmctl.sandbox.agent.transcript import Identity, Transcript, event_chunks, strip_terminal
 from ssmctl.sandbox.documents import AWS_SESSION_DOCUMENTS
@@ -240,3 +243,29 @@ def test_moto_canary_for_session_logging() -> None:
     document = moto_access.ssm_document(SCRATCH, "us-east-1", DEFAULT)
     assert document is not None and document.document_type == "Session"
     assert document.default_content["sessionType"] == "Standard_Stream"
+
+
+def _ack_for(channel: AgentChannel, seq: int) -> bytes:
+    """The client's ack of the agent's stream message `seq`, on the wire."""
+    return Message(
+        MessageType.ACKNOWLEDGE,
+        0,
+        PayloadType.NONE,
+        Acknowledgement(MessageType.OUTPUT_STREAM_DATA.value, str(uuid.uuid4()), seq).to_payload(),
+    ).encode()
+
+
+def test_messages_carried_over_a_reconnect_never_block_the_window() -> None:
+    """A window full of messages whose acks were lost with a socket: the plugin never
+    acks them again, so newer output must still flow, and its ack settles them."""
+    channel = AgentChannel(Role.AGENT, window=4)
+    for n in range(4):
+        channel.send(PayloadType.OUTPUT, b"old %d" % n, 0.0)
+    assert channel.window_available == 0
+    channel.reattach(1.0)  # their acks were lost with the old socket
+    assert channel.carried == 4
+    assert channel.window_available == 4
+    newer = channel.send(PayloadType.OUTPUT, b"new", 1.0)
+    channel.receive(_ack_for(channel, newer), 1.1)
+    assert (channel.carried, channel.unacked_count) == (0, 0)
+    assert channel.window_available == 4

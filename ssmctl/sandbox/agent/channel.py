@@ -10,6 +10,8 @@ over the reconnect -- acked already, or dropped as a duplicate -- and those are 
 
 When carried messages are still waiting and nothing newer is being sent, the agent
 sends `PROBE`: an empty Output message, a no-op for every client, whose ack settles them.
+Carried messages do not count against the send window: were they to fill it, nothing
+newer (not even the probe) could be sent, and nothing would ever settle them.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ class AgentChannel(ReliableChannel):
     def carried(self) -> int:
         """Messages sent before the last reconnect that are still unacknowledged."""
         return len(self._carried)
+
+    def _in_flight(self) -> int:
+        return len(self._unacked) - len(self._carried)
 
     def reattach(self, now: float) -> None:
         super().reattach(now)

@@ -48,6 +48,9 @@ _T = TypeVar("_T")
 _REFUSED = 1008  # policy violation: no such channel, or not this token
 # The agent's sessions get no terminal settings of the sandbox's own terminal.
 _TERMINAL_VARIABLES = ("COLUMNS", "LINES", "TERM", "TERMCAP")
+# The host's shell customisation is not the emulated instance's: an exported PS1 (a
+# virtualenv's `activate` exports one) or an ENV start-up file would change its prompt.
+_SHELL_VARIABLES = ("PS1", "PS2", "PS4", "PROMPT_COMMAND", "ENV", "BASH_ENV")
 
 
 class _NoFrameDumps(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -61,7 +64,7 @@ def session_environment(record: SessionRecord, workdir: Path) -> dict[str, str]:
     """A session's processes' environment: a node's (as Run Command's), at home in its
     working directory."""
     env = node_environment(record.target, record.region, workdir)
-    for name in _TERMINAL_VARIABLES:
+    for name in (*_TERMINAL_VARIABLES, *_SHELL_VARIABLES):
         env.pop(name, None)
     env.update(HOME=str(workdir), SHELL="/bin/sh")
     return env
