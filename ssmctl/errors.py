@@ -31,6 +31,8 @@ class ExitStatus(enum.IntEnum):
     RUN_INCOMPLETE = 8
     """`run`: it succeeded wherever it ran, but some targets were skipped or not reached."""
     INTERRUPTED = 130
+    READER_GONE = 141
+    """The reader of stdout went away (`ssmctl ... | head`): 128 + SIGPIPE."""
 
 
 class SsmctlError(Exception):

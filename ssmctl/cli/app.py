@@ -10,6 +10,7 @@ import click
 
 from ssmctl import __version__
 from ssmctl.cli.registry import COMMANDS, exit_codes_epilog
+from ssmctl.errors import ExitStatus
 
 HELP = """Reach instances through AWS Systems Manager Session Manager: no SSH keys, no
 bastions, no open ports. Connect by id, Name, tag, resource group, IP, DNS or @alias;
@@ -20,8 +21,18 @@ Every command takes the common options after its name (--profile, --region,
 `ssmctl sandbox up` starts an emulated region on loopback."""
 
 
+class ReaderGone(Exception):
+    """Stdout's reader went away. Not an OSError: Click would turn EPIPE into status 1."""
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported only when one is run."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise ReaderGone from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -66,9 +77,9 @@ def run(argv: list[str] | None = None) -> None:
     try:
         result = cli.main(args=args, prog_name="ssmctl", standalone_mode=False)
         _flush()
-    except BrokenPipeError:
+    except (BrokenPipeError, ReaderGone):
         _silence_stdout()
-        sys.exit(0)
+        sys.exit(ExitStatus.READER_GONE)  # 128 + SIGPIPE, as the signal would give
     except BaseException as exc:
         if isinstance(exc, SystemExit):
             raise

@@ -43,6 +43,7 @@ EXIT_CODES = (
     (7, "run: the command failed, timed out or was cancelled on some instance"),
     (8, "run: it succeeded where it ran, but some targets were skipped or unreached"),
     (130, "interrupted"),
+    (141, "stdout's reader went away (`| head`): output stopped, sessions ended"),
 )
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 
 from ssmctl.sandbox import Sandbox
 from tests.conftest import RunCli
+from tests.e2e.background import Background
 from tests.e2e.conftest import Sessions
 
 
@@ -92,3 +95,52 @@ def test_command_is_required(cli_process: RunCli, sessions: Sessions) -> None:
     assert result.exit_code == 2 and "give the command to run after --" in result.stderr
     result = cli_process("exec", "web-1", "uptime")
     assert result.exit_code == 2
+
+
+def _remote_pids(marker: str) -> list[int]:
+    """Local pids of the sandbox's processes whose command line holds `marker`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if marker.encode() in f.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def test_ctrl_c_ends_the_remote_command_and_the_session(sessions: Sessions) -> None:
+    marker = f"sleep {4000 + os.getpid() % 1000}"
+    running = Background("exec", "web-1", "--no-stdin", "--", "sh", "-c", f"echo up; {marker}")
+    assert running.line() == "up\n"
+    [session_id] = sessions.wait_new()
+    assert _remote_pids(marker), "the remote command is not running"
+    running.signal(signal.SIGINT)
+    status, _, stderr = running.finish()
+    assert status == 130, stderr
+    record = sessions.ended(session_id)
+    assert record.status == "Terminated" and record.end_reason == "terminated"
+    assert _remote_pids(marker) == []
+
+
+def test_a_closed_pipe_downstream_ends_the_session(sessions: Sessions) -> None:
+    # `ssmctl exec ... | head -1`: once head has its line, nobody reads the rest.
+    producer = subprocess.Popen(
+        [sys.executable, "-m", "ssmctl", "exec", "web-1", "--no-stdin", "--", "yes"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert producer.stdout is not None
+    assert producer.stdout.readline() == b"y\n"
+    producer.stdout.close()
+    status = producer.wait(timeout=30)
+    assert producer.stderr is not None
+    stderr = producer.stderr.read().decode()
+    producer.stderr.close()
+    assert status == 128 + signal.SIGPIPE, stderr
+    assert "Traceback" not in stderr
+    [session_id] = sessions.new()
+    record = sessions.ended(session_id)
+    assert record.status == "Terminated" and record.end_reason == "terminated"

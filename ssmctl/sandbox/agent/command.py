@@ -15,7 +15,7 @@ import contextlib
 from ssmctl.datachannel.chunking import Utf8Chunker
 from ssmctl.datachannel.constants import PayloadType
 from ssmctl.datachannel.payloads import encode_exit_code
-from ssmctl.sandbox.agent.processes import READ_SIZE, end_process
+from ssmctl.sandbox.agent.processes import READ_SIZE, end_process, release
 from ssmctl.sandbox.agent.shell import SHELL
 from ssmctl.sandbox.agent.worker import TERMINATED, Ending, WorkerContext
 
@@ -55,6 +55,7 @@ class CommandWorker:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(asyncio.gather(*readers)), DRAIN)
         await self._cancel_tasks()
+        release(process)
         if separate:
             await self.context.send(PayloadType.EXIT_CODE, encode_exit_code(code))
         return Ending(TERMINATED, "exit", f"The command exited with status {code}.", exit_code=code)
@@ -72,6 +73,7 @@ class CommandWorker:
         await self._cancel_tasks()
         if self.process is not None:
             await end_process(self.process)
+            release(self.process)
 
     async def _read(self, stream: asyncio.StreamReader, payload_type: int) -> None:
         chunker = Utf8Chunker()

@@ -97,6 +97,19 @@ async def end_process(process: asyncio.subprocess.Process, extra_group: int | No
         await process.wait()
 
 
+def release(process: asyncio.subprocess.Process) -> None:
+    """Close the process's pipes and transport once we are done with it.
+
+    asyncio closes a subprocess transport by itself only after every pipe reached its
+    end, which a background child holding a pipe (or a sandbox stopping right after the
+    session) can prevent; an unclosed one complains when it is collected. The Process
+    does not expose its transport, hence the attribute.
+    """
+    transport = getattr(process, "_transport", None)
+    if isinstance(transport, asyncio.SubprocessTransport):
+        transport.close()
+
+
 class PtyProcess:
     """A command whose stdin, stdout and stderr are a new pseudo-terminal."""
 
