@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -13,7 +14,7 @@ import click
 from ssmctl.cli.context import App
 from ssmctl.cli.options import common_options
 from ssmctl.cli.registry import exit_codes_epilog
-from ssmctl.errors import UsageError
+from ssmctl.errors import ExitStatus, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -112,3 +113,39 @@ def run(app: App, fleet: str | None, port: int, user: str | None, command: tuple
             return 130
     sys.stdout.flush()
     return completed.returncode if completed.returncode >= 0 else 128 - completed.returncode
+
+
+@sandbox.command("demo", epilog=exit_codes_epilog())
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port for the AWS endpoint on 127.0.0.1 (0: any free port).",
+)
+@common_options()
+def demo(app: App, port: int) -> int:
+    """A guided tour: start the sandbox with the built-in fleet and run the real thing.
+
+    Each step shows the ssmctl command it runs and what it printed: instances resolved
+    by tag; a shell on web-1 through the native engine, with commands typed into it; a
+    command's separate stdout and stderr and its exit status; a port forwarded to a web
+    service and fetched through; the live session listed and terminated; the CloudTrail
+    events and session records of it all; the shell's transcript from the session logs.
+
+    Exits 0 only when every step worked (1 when one failed). Needs nothing but ssmctl
+    with its 'sandbox' extra: no AWS account, no session-manager-plugin.
+    """
+    _no_aws_target(app)
+    try:
+        from ssmctl.sandbox import Sandbox, default_fleet
+        from ssmctl.sandbox.demo import Demo
+    except ImportError:
+        raise UsageError(_NEEDS_EXTRA) from None
+    width = shutil.get_terminal_size((100, 24)).columns
+    try:
+        with Sandbox(default_fleet(), port=port) as box:
+            worked = Demo(box, app.stdout, color=app.settings.color, width=width).run()
+    except KeyboardInterrupt:
+        return int(ExitStatus.INTERRUPTED)
+    return int(ExitStatus.OK if worked else ExitStatus.AWS_ERROR)
