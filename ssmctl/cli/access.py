@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ssmctl.cli.completers import complete_target
 from ssmctl.cli.context import App
 from ssmctl.cli.options import choice_options, common_options, target_options
 from ssmctl.cli.registry import exit_codes_epilog
@@ -174,7 +175,7 @@ def _read(path: str) -> str:
 
 
 @access.command("check", epilog=exit_codes_epilog())
-@click.argument("target", required=False)
+@click.argument("target", required=False, shell_complete=complete_target)
 @target_options
 @choice_options
 @click.option(

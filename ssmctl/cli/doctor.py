@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ssmctl.cli.completers import complete_target
 from ssmctl.cli.context import App
 from ssmctl.cli.options import common_options, target_options
 from ssmctl.cli.registry import exit_codes_epilog
@@ -20,7 +21,7 @@ COLUMNS = (
 
 
 @click.command(epilog=exit_codes_epilog())
-@click.argument("target", required=False)
+@click.argument("target", required=False, shell_complete=complete_target)
 @target_options
 @click.option(
     "--principal",

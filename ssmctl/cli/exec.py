@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ssmctl.cli.completers import complete_target
 from ssmctl.cli.context import App
 from ssmctl.cli.engine import startup_timeout_value
 from ssmctl.cli.options import (
@@ -46,7 +47,7 @@ class _ExecCommand(click.Command):
 
 
 @click.command("exec", cls=_ExecCommand, epilog=EPILOG)
-@click.argument("target", required=False)
+@click.argument("target", required=False, shell_complete=complete_target)
 @target_options
 @choice_options
 @click.option("--all", "all_", is_flag=True, help="Run on every matching instance at once.")

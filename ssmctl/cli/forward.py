@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ssmctl.cli.completers import complete_target
 from ssmctl.cli.context import App
 from ssmctl.cli.engine import pick_engine, startup_timeout_value
 from ssmctl.cli.options import (
@@ -33,7 +34,7 @@ _REASON = click.option(
 
 
 @click.command(epilog=exit_codes_epilog())
-@click.argument("target", required=False)
+@click.argument("target", required=False, shell_complete=complete_target)
 @target_options
 @choice_options
 @click.option(
@@ -151,7 +152,7 @@ def forward(
 
 
 @click.command(epilog=exit_codes_epilog())
-@click.argument("target")
+@click.argument("target", shell_complete=complete_target)
 @click.option(
     "--port",
     type=click.IntRange(1, 65535),

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ssmctl.cli.completers import complete_target
 from ssmctl.cli.context import App
 from ssmctl.cli.options import common_options, target_options
 from ssmctl.cli.registry import exit_codes_epilog
@@ -32,7 +33,7 @@ class _RunCommand(click.Command):
 
 
 @click.command("run", cls=_RunCommand, epilog=exit_codes_epilog())
-@click.argument("targets", nargs=-1)
+@click.argument("targets", nargs=-1, shell_complete=complete_target)
 @target_options
 @click.option(
     "--max-concurrency",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ssmctl.cli.completers import complete_target
 from ssmctl.cli.context import App
 from ssmctl.cli.options import common_options, target_options
 from ssmctl.cli.registry import exit_codes_epilog
@@ -12,7 +13,7 @@ from ssmctl.errors import TargetNotFound
 
 
 @click.command("ssh-config", epilog=exit_codes_epilog())
-@click.argument("targets", nargs=-1)
+@click.argument("targets", nargs=-1, shell_complete=complete_target)
 @target_options
 @click.option("--user", metavar="NAME", help="Add `User NAME` to every block.")
 @click.option(

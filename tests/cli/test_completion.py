@@ -127,6 +127,27 @@ def test_bash_completes_commands_aliases_instances_and_sessions(
         ssm.terminate_session(SessionId=session)
 
 
+@pytest.mark.parametrize(
+    "words",
+    [
+        ("exec",),
+        ("forward",),
+        ("proxy",),
+        ("run",),
+        ("run", "web-1"),  # several targets
+        ("ssh-config",),
+        ("doctor",),
+        ("access", "check"),
+        ("instances", "list"),
+        ("sessions", "list", "--target"),
+    ],
+)
+def test_every_command_that_takes_a_target_completes_it(
+    shell_env: dict[str, str], words: tuple[str, ...]
+) -> None:
+    assert _bash(shell_env, "ssmctl", *words, "db") == ["db-1"]
+
+
 def _cache_files(env: dict[str, str], kind: str) -> list[Path]:
     return sorted((Path(env["XDG_CACHE_HOME"]) / "ssmctl").glob(f"completion-{kind}-*.json"))
 
