@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import subprocess
 import sys
-
-from ssmctl.sandbox import Sandbox
-from ssmctl.sandbox.demo import Demo
-from ssmctl.sandbox.fleet_parse import parse_fleet
 
 STEPS = 7
 
@@ -44,19 +39,38 @@ def test_the_demo_runs_every_step_for_real() -> None:
     assert f"hello from {web_1} in us-east-1" in transcript
 
 
+FAILING = """
+import sys
+from ssmctl.sandbox import Sandbox
+from ssmctl.sandbox.demo import Demo
+from ssmctl.sandbox.fleet_parse import parse_fleet
+
+fleet = parse_fleet(sys.argv[1], "fleet.yaml")
+with Sandbox(fleet) as box:
+    worked = Demo(box, sys.stdout, color=False, width=100).run()
+sys.exit(0 if worked else 1)
+"""
+
+
 def test_a_failing_step_fails_the_demo_and_says_which() -> None:
     # A fleet without web-2: resolving Role=web finds one instance, exec has no target.
-    fleet = parse_fleet(
+    # In a process of its own: one sandbox per process (moto's state is global).
+    fleet = (
         "users: [{name: alice}]\n"
         "session_preferences: {cloudWatchLogGroupName: /demo, cloudWatchStreamingEnabled: true}\n"
-        "instances:\n  - {name: web-1, tags: {Role: web}}\n",
-        "fleet.yaml",
+        "instances:\n  - {name: web-1, tags: {Role: web}}\n"
     )
-    out = io.StringIO()
-    with Sandbox(fleet) as box:
-        worked = Demo(box, out, color=False, width=100).run()
-    text = out.getvalue()
-    assert not worked
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SSMCTL_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", FAILING, fleet],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    text = done.stdout
+    assert done.returncode == 1, text + done.stderr
     assert "FAILED: web-2 (tagged Role=web) is not listed" in text
     assert "2 of 7 steps failed: Resolve instances by tag; A command:" in text
     assert text.count("\n    ok\n") == STEPS - 2
