@@ -427,8 +427,17 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def _tcp_socket() -> socket.socket:
+    """A TCP socket whose accepted connections send at once (TCP_NODELAY, inherited):
+    with Nagle's algorithm a small write after another waits for the peer's delayed ACK,
+    some 40 ms on Linux, e.g. the output that follows an ack on the data channel."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 def _listen(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = _tcp_socket()
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
@@ -442,7 +451,7 @@ def _listen(host: str, port: int) -> socket.socket:
 def _reserve_port(host: str) -> socket.socket:
     """Bind a loopback port for the data channel before moto is seeded (StreamUrls name
     it); its server starts listening on it once the sandbox is ready."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = _tcp_socket()
     sock.bind((host, 0))
     return sock
 

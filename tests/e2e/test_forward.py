@@ -12,9 +12,11 @@ from tests.e2e.background import Background
 from tests.e2e.conftest import Sessions
 from tests.native.destinations import (
     destination,
+    download,
     echo_exchange,
     expected_digest,
     send_and_digest,
+    source_bytes,
 )
 
 
@@ -37,6 +39,26 @@ def test_mux_eight_concurrent_10_mb_connections_arrive_intact(sessions: Sessions
     record = sessions.ended(ready["session_id"])
     assert record.status == "Terminated"
     assert record.end_reason == "client_terminated"  # Flag 2 came first
+
+
+def test_mux_downloads_that_the_destination_ends_first_arrive_intact(sessions: Sessions) -> None:
+    # The destination hangs up right after its data: the agent used to close the stream's
+    # relay while frames for it (and for other streams) were still being sent, and cut
+    # the smux byte stream short ("smux frame version 213, expected 1").
+    size = 256 << 10
+    with destination("source") as port:
+        forward = Background("forward", "db-1", "--remote", str(port), "--engine", "native")
+        ready = forward.json_line()
+        assert ready["mode"] == "mux"
+        for round_ in range(8):
+            seeds = [round_ * 8 + n for n in range(8)]
+            with ThreadPoolExecutor(8) as pool:
+                got = list(pool.map(lambda s: download(ready["local_port"], s, size), seeds))
+            assert [len(g) for g in got] == [size] * 8
+            assert got == [source_bytes(s, size) for s in seeds]
+        forward.signal(signal.SIGINT)
+        status, _, stderr = forward.finish()
+    assert status == 0, stderr
 
 
 def test_basic_mode_with_an_old_agent_serves_connections_in_turn(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import socket
 import socketserver
 import threading
@@ -43,6 +44,21 @@ class _Ssh(socketserver.BaseRequestHandler):
             self.request.sendall(b"ok: " + line)
 
 
+def source_bytes(seed: int, size: int) -> bytes:
+    """What a source destination sends for the request `seed size`."""
+    return random.Random(seed).randbytes(size)
+
+
+class _Source(socketserver.BaseRequestHandler):
+    """Reads one line, `SEED SIZE`, sends SIZE pseudo-random bytes, and hangs up first
+    (a download: the destination's side of the stream ends before the client's)."""
+
+    def handle(self) -> None:
+        line = self.request.makefile("rb").readline()
+        seed, size = (int(word) for word in line.split())
+        self.request.sendall(source_bytes(seed, size))
+
+
 class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -50,8 +66,8 @@ class _Server(socketserver.ThreadingTCPServer):
 
 @contextmanager
 def destination(kind: str, host: str = "127.0.0.1") -> Iterator[int]:
-    """A destination server ("digest", "echo" or "ssh") on host; yields its port."""
-    handler = {"digest": _Digest, "echo": _Echo, "ssh": _Ssh}[kind]
+    """A destination server ("digest", "echo", "ssh" or "source") on host; yields its port."""
+    handler = {"digest": _Digest, "echo": _Echo, "ssh": _Ssh, "source": _Source}[kind]
     server = _Server((host, 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -86,3 +102,13 @@ def echo_exchange(port: int, lines: list[bytes], host: str = "127.0.0.1") -> byt
         while len(answer) < expected and (chunk := conn.recv(65536)):
             answer += chunk
     return answer
+
+
+def download(port: int, seed: int, size: int, host: str = "127.0.0.1") -> bytes:
+    """Ask a source destination for `size` bytes through host:port; all it sent."""
+    with socket.create_connection((host, port), timeout=60) as conn:
+        conn.sendall(f"{seed} {size}\n".encode())
+        answer = bytearray()
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return bytes(answer)

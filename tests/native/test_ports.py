@@ -79,3 +79,19 @@ def test_mux_refused_destination_closes_that_connection(region: FakeSsm) -> None
         assert conn.recv(100) == b""  # closed by ssmctl
     _stop(region, run)
     assert "Connection to destination port failed, check SSM Agent logs." in run.outcome.notices
+
+
+def test_local_connections_send_without_waiting_for_delayed_acks() -> None:
+    # Nagle's algorithm would hold a small write behind an unacknowledged one for the
+    # peer's delayed ACK (about 40 ms on Linux): every request/response round trip.
+    from ssmctl.engines.native import listen_socket
+
+    listener = listen_socket(0)
+    try:
+        with socket.create_connection(listener.getsockname(), timeout=5):
+            listener.setblocking(True)
+            accepted, _ = listener.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        listener.close()

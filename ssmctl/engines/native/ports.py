@@ -44,9 +44,14 @@ OnListening = Callable[[Listening], None]
 
 
 def listen_socket(port: int, host: str = LOCAL_HOST) -> socket.socket:
-    """A listening TCP socket on host:port (0 = any free port). SessionError when busy."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """A listening TCP socket on host:port (0 = any free port). SessionError when busy.
+
+    Accepted connections inherit TCP_NODELAY: a forwarded request/response protocol must
+    not wait some 40 ms for a delayed ACK behind Nagle's algorithm.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(128)

@@ -131,11 +131,22 @@ class MuxPortWorker:
         if self.smux is not None and stream_id not in self.smux.stream_ids:
             relay = self.relays.pop(stream_id, None)
             if relay is not None:
-                self._spawn(relay.close())
+                self._spawn(relay.finish())
 
     async def _pump(self) -> None:
-        """Send what smux has queued, in order (one pump at a time)."""
-        async with self._pumping:
+        """Send what smux has queued, in order, and wait until it is sent.
+
+        The sending runs in a task of its own: a caller cancelled halfway (the read task
+        of a relay closed under it) must not cut a batch of frames short, which would
+        corrupt every stream after it.
+        """
+        task = asyncio.create_task(self._send_queued())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        await asyncio.shield(task)
+
+    async def _send_queued(self) -> None:
+        async with self._pumping:  # one batch at a time, in the order they were asked for
             if self.smux is None:
                 return
             data = self.smux.data_to_send()

@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from ssmctl.sandbox.agent.processes import READ_SIZE
 
 CONNECT_TIMEOUT = 10.0
+FINISH_TIMEOUT = 10.0
+"""Seconds finish() waits for queued data to reach a destination that reads slowly."""
 _EOF = b""
 
 
@@ -71,6 +73,15 @@ class Relay:
         """Half-close once the queued data is written."""
         if not self.closed:
             self._queue.put_nowait(_EOF)
+
+    async def finish(self, timeout: float = FINISH_TIMEOUT) -> None:
+        """Close once what is queued for the destination is written (both sides of the
+        stream are done: nothing is left to read, but queued data must still arrive)."""
+        writing = self._tasks[1] if len(self._tasks) > 1 else None
+        if writing is not None and writing is not asyncio.current_task():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(writing), timeout)
+        await self.close()
 
     async def close(self) -> None:
         """Drop the connection now (queued data is discarded)."""
