@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ssmctl.errors import ConfigError
+from ssmctl.yaml_nodes import NodeBase, compose
 
 OUTPUT_FORMATS = ("table", "json", "jsonl", "yaml", "csv", "text")
 ENGINES = ("auto", "native", "plugin")
@@ -89,16 +90,7 @@ def load_config(path: Path, *, required: bool) -> Config:
 
 
 def parse_config(text: str, path: Path) -> Config:
-    import yaml
-
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: invalid YAML: {exc.problem or exc.context}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    root = compose(text, path, column=True)
     if root is None:
         return Config(path=path)
     reader = _Reader(path)
@@ -113,18 +105,8 @@ def parse_config(text: str, path: Path) -> Config:
     return Config(**values)
 
 
-class _Reader:
+class _Reader(NodeBase):
     """Turns YAML nodes into checked Python values, reporting file:line on errors."""
-
-    def __init__(self, path: Path) -> None:
-        import yaml
-
-        self.path = path
-        self._constructor = yaml.constructor.SafeConstructor()
-
-    def fail(self, node: Any, message: str) -> ConfigError:
-        mark = node.start_mark
-        return ConfigError(f"{self.path}:{mark.line + 1}: {message}")
 
     def unknown(self, node: Any, key: str, known: Mapping[str, Any], where: str = "") -> None:
         names = ", ".join(sorted(known))
@@ -144,13 +126,6 @@ class _Reader:
                 raise self.fail(key_node, f"duplicate key {where}{key!r}")
             out[key] = (key_node, value_node)
         return out
-
-    def scalar(self, node: Any) -> Any:
-        import yaml
-
-        if not isinstance(node, yaml.ScalarNode):
-            return node
-        return self._constructor.construct_object(node, deep=True)
 
     def string(self, node: Any, where: str, choices: tuple[str, ...] = ()) -> str | None:
         value = self.scalar(node)

@@ -22,6 +22,7 @@ from typing import Any
 
 from ssmctl.errors import ConfigError
 from ssmctl.prefs import BY_KEY, DEFAULTS, Input, PrefsValueError, Value, parse_value
+from ssmctl.yaml_nodes import NodeBase, compose
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 _TOP = ("preferences", "regions")
@@ -60,31 +61,17 @@ def load_prefs_file(path: Path) -> PrefsFile:
 
 
 def parse_prefs_file(text: str, path: Path) -> PrefsFile:
-    import yaml
-
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: invalid YAML: {exc.problem or exc.context}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    root = compose(text, path)
     if root is None:
         raise ConfigError(f"{path}: empty; expected 'preferences:' and/or 'regions:'")
     return _Reader(path).file(root)
 
 
-class _Reader:
+class _Reader(NodeBase):
     def __init__(self, path: Path) -> None:
-        import yaml
-
+        super().__init__(path)
         self.path = path
         self.lines: dict[tuple[str, str], int] = {}
-        self._constructor = yaml.constructor.SafeConstructor()
-
-    def fail(self, node: Any, message: str) -> ConfigError:
-        return ConfigError(f"{self.path}:{node.start_mark.line + 1}: {message}")
 
     def mapping(self, node: Any, where: str, known: tuple[str, ...] = ()) -> dict[str, Any]:
         import yaml
@@ -104,13 +91,6 @@ class _Reader:
                 )
             out[key] = (key_node, value_node)
         return out
-
-    def scalar(self, node: Any) -> Any:
-        import yaml
-
-        if not isinstance(node, yaml.ScalarNode):
-            return node
-        return self._constructor.construct_object(node, deep=True)
 
     def file(self, root: Any) -> PrefsFile:
         top = self.mapping(root, "the file", _TOP)

@@ -37,6 +37,7 @@ from ssmctl.sandbox.fleet_prefs import DOCUMENTED_KEYS as PREFERENCE_KEYS
 from ssmctl.sandbox.fleet_prefs import parse_session_preferences
 from ssmctl.sandbox.fleet_trail import TRAIL_FILE_KEYS, parse_trail_settings
 from ssmctl.sandbox.yaml_reader import AnyKey, NodeReader, ipv4, private_ipv4
+from ssmctl.yaml_nodes import compose
 
 _IAM_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 _GROUP_NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,300}$")
@@ -90,16 +91,7 @@ DOCUMENTED_KEYS = (
 
 def parse_fleet(text: str, source: str) -> Fleet:
     """Validate the YAML `text` of a fleet file; `source` names it in errors."""
-    import yaml
-
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise ConfigError(f"{where}: invalid YAML: {exc.problem or exc.context}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: invalid YAML: {exc}") from None
+    root = compose(text, source)
     if root is None:
         raise ConfigError(f"{source}: the fleet file is empty (it needs at least users:)")
     return _FleetParser(NodeReader(source)).parse(root)

@@ -8,27 +8,11 @@ import re
 from collections.abc import Collection
 from typing import Any
 
-from ssmctl.errors import ConfigError
+from ssmctl.yaml_nodes import NodeBase
 
 
-class NodeReader:
+class NodeReader(NodeBase):
     """Turns YAML nodes into checked values; `fail` builds a `file:line: message` error."""
-
-    def __init__(self, source: str) -> None:
-        import yaml
-
-        self.source = source
-        self._constructor = yaml.constructor.SafeConstructor()
-
-    def fail(self, node: Any, message: str) -> ConfigError:
-        return ConfigError(f"{self.source}:{node.start_mark.line + 1}: {message}")
-
-    def scalar(self, node: Any) -> Any:
-        import yaml
-
-        if not isinstance(node, yaml.ScalarNode):
-            return node
-        return self._constructor.construct_object(node, deep=True)
 
     def is_null(self, node: Any) -> bool:
         import yaml
