@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ssmctl.access.arns import parse_arn
+from ssmctl.access.operators import CONDITION_OPERATORS
 
 # IAM quotas, in characters not counting white space.
 SIZE_LIMITS = {
@@ -27,35 +28,6 @@ _STATEMENT_KEYS = ("Sid", "Effect", "Action", "NotAction", "Resource", "NotResou
 _ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*?]+$")
 _SID = re.compile(r"^[A-Za-z0-9]*$")
 _CONDITION_KEY = re.compile(r"^[A-Za-z0-9-]+:\S+$")
-_OPERATORS = frozenset(
-    [
-        *(
-            f"String{s}"
-            for s in ("Equals", "NotEquals", "EqualsIgnoreCase", "NotEqualsIgnoreCase", "Like")
-        ),
-        "StringNotLike",
-        *(
-            f"{kind}{s}"
-            for kind in ("Numeric", "Date")
-            for s in (
-                "Equals",
-                "NotEquals",
-                "LessThan",
-                "LessThanEquals",
-                "GreaterThan",
-                "GreaterThanEquals",
-            )
-        ),
-        "Bool",
-        "BinaryEquals",
-        "IpAddress",
-        "NotIpAddress",
-        "ArnEquals",
-        "ArnLike",
-        "ArnNotEquals",
-        "ArnNotLike",
-    ]
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,7 +183,7 @@ def _conditions(block: object, where: str) -> list[Problem]:
         qualifier = operator.split(":", 1)[0] if ":" in operator else None
         base = name[: -len("IfExists")] if name.endswith("IfExists") else name
         if qualifier not in (None, "ForAnyValue", "ForAllValues") or not (
-            base in _OPERATORS or operator == "Null"
+            base in CONDITION_OPERATORS or operator == "Null"
         ):
             problems.append(Problem(where, f"unknown condition operator {operator!r}"))
             continue

@@ -12,39 +12,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ssmctl.access.operators import CONDITION_OPERATORS
+
 VERSIONS = ("2012-10-17", "2008-10-17")
 _STATEMENT_KEYS = frozenset(
     ("Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition")
-)
-_BASE_OPERATORS = frozenset(
-    (
-        "StringEquals",
-        "StringNotEquals",
-        "StringEqualsIgnoreCase",
-        "StringNotEqualsIgnoreCase",
-        "StringLike",
-        "StringNotLike",
-        "NumericEquals",
-        "NumericNotEquals",
-        "NumericLessThan",
-        "NumericLessThanEquals",
-        "NumericGreaterThan",
-        "NumericGreaterThanEquals",
-        "DateEquals",
-        "DateNotEquals",
-        "DateLessThan",
-        "DateLessThanEquals",
-        "DateGreaterThan",
-        "DateGreaterThanEquals",
-        "Bool",
-        "BinaryEquals",
-        "IpAddress",
-        "NotIpAddress",
-        "ArnEquals",
-        "ArnLike",
-        "ArnNotEquals",
-        "ArnNotLike",
-    )
 )
 QUALIFIERS = ("ForAnyValue", "ForAllValues")
 
@@ -202,7 +174,7 @@ def _conditions(block: object, where: str) -> tuple[Condition, ...]:
     out: list[Condition] = []
     for name, keys in block.items():
         qualifier, base, if_exists = split_operator(name)
-        known = base in _BASE_OPERATORS or (base == "Null" and not if_exists)
+        known = base in CONDITION_OPERATORS or (base == "Null" and not if_exists)
         if not known or (qualifier is not None and qualifier not in QUALIFIERS):
             raise PolicyFormatError(f"{where}: unknown condition operator {name!r}")
         if not isinstance(keys, dict) or not keys:
