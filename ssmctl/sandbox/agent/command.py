@@ -17,7 +17,7 @@ from ssmctl.datachannel.constants import PayloadType
 from ssmctl.datachannel.payloads import encode_exit_code
 from ssmctl.sandbox.agent.processes import READ_SIZE, end_process, release
 from ssmctl.sandbox.agent.shell import SHELL
-from ssmctl.sandbox.agent.worker import TERMINATED, Ending, WorkerContext
+from ssmctl.sandbox.agent.worker import TERMINATED, Ending, WorkerContext, cancel_all
 
 DRAIN = 0.5
 """Seconds to wait for the pipes to close after the command exited (a background
@@ -100,8 +100,4 @@ class CommandWorker:
 
     async def _cancel_tasks(self) -> None:
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, OSError):
-                await task
+        await cancel_all(tasks)

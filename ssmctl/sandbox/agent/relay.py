@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 
 from ssmctl.sandbox.agent.processes import READ_SIZE
+from ssmctl.sandbox.agent.worker import cancel_all
 
 CONNECT_TIMEOUT = 10.0
 FINISH_TIMEOUT = 10.0
@@ -41,6 +42,7 @@ class Relay:
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
         self._writer: asyncio.StreamWriter | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._writing: asyncio.Task[None] | None = None
         self.closed = False
 
     @property
@@ -59,10 +61,8 @@ class Relay:
             writer.close()
             return
         self._writer = writer
-        self._tasks = [
-            asyncio.create_task(self._read(reader)),
-            asyncio.create_task(self._write(writer)),
-        ]
+        self._writing = asyncio.create_task(self._write(writer))
+        self._tasks = [asyncio.create_task(self._read(reader)), self._writing]
 
     def write(self, data: bytes) -> None:
         """Queue data for the destination (written once connected)."""
@@ -77,7 +77,7 @@ class Relay:
     async def finish(self, timeout: float = FINISH_TIMEOUT) -> None:
         """Close once what is queued for the destination is written (both sides of the
         stream are done: nothing is left to read, but queued data must still arrive)."""
-        writing = self._tasks[1] if len(self._tasks) > 1 else None
+        writing = self._writing
         if writing is not None and writing is not asyncio.current_task():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(writing), timeout)
@@ -89,12 +89,7 @@ class Relay:
             return
         self.closed = True
         current = asyncio.current_task()
-        tasks = [task for task in self._tasks if task is not current]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_all((task for task in self._tasks if task is not current), (Exception,))
         if self._writer is not None:
             self._writer.close()
             with contextlib.suppress(OSError, ConnectionError):

@@ -16,7 +16,7 @@ from ssmctl.datachannel.chunking import Utf8Chunker
 from ssmctl.datachannel.constants import PayloadType
 from ssmctl.datachannel.handshake import SessionType
 from ssmctl.sandbox.agent.processes import PtyProcess
-from ssmctl.sandbox.agent.worker import TERMINATED, Ending, WorkerContext
+from ssmctl.sandbox.agent.worker import TERMINATED, Ending, WorkerContext, cancel_all
 
 SHELL = "sh"
 TERM = "xterm-256color"
@@ -104,8 +104,4 @@ class ShellWorker:
 
     async def _cancel_tasks(self) -> None:
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, OSError):
-                await task
+        await cancel_all(tasks)

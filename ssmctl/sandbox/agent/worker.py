@@ -8,8 +8,10 @@ ended when it ends on its own (`run()` returns). `stop()` kills whatever it star
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -72,3 +74,16 @@ class Worker(Protocol):
 
     async def stop(self) -> None:
         """Kill every process and close every connection the worker started."""
+
+
+async def cancel_all(
+    tasks: Iterable[asyncio.Task[None]],
+    ignore: tuple[type[BaseException], ...] = (OSError,),
+) -> None:
+    """Cancel `tasks` and wait for each to finish; `ignore` what they raise on the way."""
+    tasks = list(tasks)
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, *ignore):
+            await task
