@@ -65,16 +65,15 @@ def exec_one(
     stdin: bool = True,
 ) -> int:
     """Run the command on one instance with the user's streams; its exit status."""
-    from ssmctl.engines.native import run_native
+    from ssmctl.connect import connect_native
 
-    ssm = aws.client("ssm", instance.region)
-    response = start_session(ssm, exec_request(instance.instance_id, argv, reason=reason))
-    return run_native(
-        ssm,
-        response,
-        notice=notice,
+    return connect_native(
+        aws,
+        instance.region,
+        exec_request(instance.instance_id, argv, reason=reason),
         startup_timeout=startup_timeout,
-        stdio=(0 if stdin else None, 1, 2),
+        notice=notice,
+        stdin=stdin,
     )
 
 

@@ -20,7 +20,9 @@ import tempfile
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
+
+import click
 
 from ssmctl.sandbox.demo_io import TIMEOUT, Background, WebService, demo_environment, run_ssmctl
 from ssmctl.sandbox.server import Sandbox
@@ -227,12 +229,8 @@ class Demo:
 
     # -- narration ---------------------------------------------------------------------
 
-    def _style(self, text: str, **style: object) -> str:
-        if not self.color:
-            return text
-        import click
-
-        return click.style(text, **style)  # type: ignore[arg-type]
+    def _style(self, text: str, **style: Any) -> str:
+        return click.style(text, **style) if self.color else text
 
     def _say(self, text: str) -> None:
         self.out.write(text + "\n")

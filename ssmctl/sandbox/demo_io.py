@@ -32,7 +32,6 @@ def demo_environment(sandbox_env: Mapping[str, str], workdir: Path, width: int) 
     config.write_text("# ssmctl sandbox demo: no settings\n", encoding="utf-8")
     env = {k: v for k, v in sandbox_env.items() if not k.startswith("SSMCTL_")}
     env.update(SSMCTL_CONFIG=str(config), NO_COLOR="1", COLUMNS=str(width))
-    env.pop("PYTHONSTARTUP", None)
     return env
 
 
