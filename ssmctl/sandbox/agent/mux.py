@@ -12,10 +12,7 @@ need them, and 30 s without a frame from the client ends the session.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Coroutine
-from typing import Any
 
 from ssmctl.datachannel.chunking import chunk_bytes
 from ssmctl.datachannel.constants import FlagCode, PayloadType
@@ -31,25 +28,24 @@ from ssmctl.datachannel.smux_session import (
 )
 from ssmctl.datachannel.versions import smux_keepalive
 from ssmctl.sandbox.agent.relay import Relay
-from ssmctl.sandbox.agent.worker import Ending, WorkerContext, failure
+from ssmctl.sandbox.agent.worker import Ending, TaskKeeper, WorkerContext, failure
 
 TICK = 1.0
 """Seconds between keepalive checks."""
 
 
-class MuxPortWorker:
+class MuxPortWorker(TaskKeeper):
     """See the module docstring."""
 
     def __init__(self, context: WorkerContext) -> None:
+        super().__init__()
         self.context = context
         self.host = context.plan.destination_host
         self.port = context.plan.port_number
         self.keepalive = smux_keepalive(context.plan.agent_version)
         self.smux: SmuxSession | None = None
         self.relays: dict[int, Relay] = {}
-        self.ended: asyncio.Future[Ending] = asyncio.get_running_loop().create_future()
         self._pumping = asyncio.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self) -> Ending:
         if self.keepalive:
@@ -75,11 +71,7 @@ class MuxPortWorker:
         """The client signals nothing but TerminateSession in mux mode (the session's)."""
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._stop_tasks()
         relays, self.relays = list(self.relays.values()), {}
         for relay in relays:
             await relay.close()
@@ -140,10 +132,7 @@ class MuxPortWorker:
         of a relay closed under it) must not cut a batch of frames short, which would
         corrupt every stream after it.
         """
-        task = asyncio.create_task(self._send_queued())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        await asyncio.shield(task)
+        await asyncio.shield(self._spawn(self._send_queued()))
 
     async def _send_queued(self) -> None:
         async with self._pumping:  # one batch at a time, in the order they were asked for
@@ -168,12 +157,3 @@ class MuxPortWorker:
                     )
                     return
             await self._pump()
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _end(self, ending: Ending) -> None:
-        if not self.ended.done():
-            self.ended.set_result(ending)

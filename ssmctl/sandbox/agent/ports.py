@@ -13,15 +13,10 @@ server that speaks first, like SSH, is heard at once).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Coroutine
-from typing import Any
-
 from ssmctl.datachannel.chunking import chunk_bytes
 from ssmctl.datachannel.constants import FlagCode, PayloadType
 from ssmctl.sandbox.agent.relay import Relay
-from ssmctl.sandbox.agent.worker import TERMINATED, Ending, WorkerContext, failure
+from ssmctl.sandbox.agent.worker import TERMINATED, Ending, TaskKeeper, WorkerContext, failure
 
 
 def connect_failure(address: str, exc: OSError) -> Ending:
@@ -32,16 +27,15 @@ def connect_failure(address: str, exc: OSError) -> Ending:
     )
 
 
-class BasicPortWorker:
+class BasicPortWorker(TaskKeeper):
     """Basic port forwarding; see the module docstring."""
 
     def __init__(self, context: WorkerContext) -> None:
+        super().__init__()
         self.context = context
         self.host = context.plan.destination_host
         self.port = context.plan.port_number
         self.relay: Relay | None = None
-        self.ended: asyncio.Future[Ending] = asyncio.get_running_loop().create_future()
-        self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self) -> Ending:
         relay = self._new_relay()
@@ -69,11 +63,7 @@ class BasicPortWorker:
             self._dial(self._new_relay())
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._stop_tasks()
         if self.relay is not None:
             await self.relay.close()
 
@@ -89,15 +79,6 @@ class BasicPortWorker:
                 self._end(connect_failure(relay.address, exc))
 
         self._spawn(dial())
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _end(self, ending: Ending) -> None:
-        if not self.ended.done():
-            self.ended.set_result(ending)
 
     async def _to_client(self, relay: Relay, data: bytes) -> None:
         for chunk in chunk_bytes(data):

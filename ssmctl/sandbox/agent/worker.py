@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ssmctl.sandbox.agent.plan import SessionPlan
 
@@ -87,3 +87,25 @@ async def cancel_all(
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError, *ignore):
             await task
+
+
+class TaskKeeper:
+    """For workers whose work runs in background tasks (port forwarding): `ended` is set
+    once, by the first `_end`; `_stop_tasks` cancels whatever is still running."""
+
+    def __init__(self) -> None:
+        self.ended: asyncio.Future[Ending] = asyncio.get_running_loop().create_future()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _end(self, ending: Ending) -> None:
+        if not self.ended.done():
+            self.ended.set_result(ending)
+
+    async def _stop_tasks(self) -> None:
+        await cancel_all(list(self._tasks), ())
